@@ -1,0 +1,30 @@
+//! A CometBFT v0.38 wire-compatible p2p stack.
+//!
+//! Module map (dependency order, bottom up):
+//! - [`time`]: the `Instant` value protocol cores are handed (they never read a clock).
+//! - [`net`]: THE abstract network (`Network`, `Stream`, `Listener`, `Runtime`) and its
+//!   backends: [`net::tcp`] (tokio, feature `tcp`) and [`net::memory`] (tests).
+//! - [`key`]: `NodeKey` (Ed25519), `NodeId`, `node_key.json`.
+//! - [`netaddr`]: `NetAddress` (`id@host:port`), routability, protobuf conversion.
+//! - [`protoio`]: uvarint length-delimited protobuf framing with size limits.
+//! - [`secret_connection`]: the STS handshake and ChaCha20-Poly1305 frames (sans-IO
+//!   cores in `secret_connection/{kdf,handshake,frame}`), plus an async adapter.
+//! - [`node_info`]: `DefaultNodeInfo` build, exchange, `validate`, `compatible_with`.
+//! - [`mconn`]: MConnection: packets, channels, rate limiting and the scheduler as a
+//!   sans-IO core (`mconn/{packet,channel,flow,core}`), joined to a stream by `mconn/driver`.
+//! - [`fsutil`]: atomic file writes.
+//!
+//! Rules (see `design.md`): protocol logic is sans-IO and takes `now` and RNGs as
+//! inputs; errors name who is at fault; nothing a peer sends can panic the node.
+
+pub mod fsutil;
+pub mod key;
+pub mod mconn;
+pub mod net;
+pub mod netaddr;
+pub mod node_info;
+pub mod protoio;
+pub mod secret_connection;
+pub mod time;
+
+pub use key::{NodeId, NodeKey};
