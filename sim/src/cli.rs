@@ -1,0 +1,60 @@
+//! The clap command tree; each subcommand lives in its own module.
+
+mod keys;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A testbed for CometBFT's p2p layer: a wire-compatible Rust stack that runs in a
+/// deterministic simulator and over real TCP.
+#[derive(Parser, Debug)]
+#[command(name = "cometnet", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate a node key and write it as a CometBFT-compatible node_key.json.
+    Keygen(keys::KeygenArgs),
+    /// Print the node ID of a node_key.json (hex of SHA-256(pubkey)[..20]).
+    Id(keys::IdArgs),
+}
+
+/// An error that ends the program, with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The user gave bad input (arguments or files): exit code 2.
+    #[error("{0}")]
+    Input(String),
+    /// The operation itself failed: exit code 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Input(_) => ExitCode::from(2),
+            CliError::Failed(_) => ExitCode::from(1),
+        }
+    }
+}
+
+/// Parses arguments, runs the subcommand, prints errors as one line on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(a) => keys::keygen(&a),
+        Command::Id(a) => keys::id(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cometnet: error: {e}");
+            e.exit_code()
+        }
+    }
+}
