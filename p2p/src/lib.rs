@@ -12,11 +12,13 @@
 //! - [`node_info`]: `DefaultNodeInfo` build, exchange, `validate`, `compatible_with`.
 //! - [`mconn`]: MConnection: packets, channels, rate limiting and the scheduler as a
 //!   sans-IO core (`mconn/{packet,channel,flow,core}`), joined to a stream by `mconn/driver`.
+//! - [`config`]: the `[p2p]` section of CometBFT's `config.toml` (v0.38 names and defaults).
 //! - [`fsutil`]: atomic file writes.
 //!
 //! Rules (see `design.md`): protocol logic is sans-IO and takes `now` and RNGs as
 //! inputs; errors name who is at fault; nothing a peer sends can panic the node.
 
+pub mod config;
 pub mod fsutil;
 pub mod key;
 pub mod mconn;
