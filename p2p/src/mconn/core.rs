@@ -479,30 +479,40 @@ impl MConnection {
     /// The next instant at which [`MConnection::handle_timeout`] (or a retry of
     /// `poll_transmit` / input processing, or a flush) is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines().min()
+    }
+
+    /// Like [`MConnection::poll_timeout`] but only deadlines after `now`; a
+    /// driver waiting for the stream to accept an overdue flush uses it.
+    pub fn poll_timeout_after(&self, now: Instant) -> Option<Instant> {
+        self.deadlines().filter(|t| *t > now).min()
+    }
+
+    fn deadlines(&self) -> impl Iterator<Item = Instant> {
         let now = self.last_now;
-        let mut t: Option<Instant> = None;
-        let mut add = |x: Option<Instant>| {
-            if let Some(x) = x {
-                t = Some(t.map_or(x, |t| t.min(x)));
-            }
+        let (open, closed) = match self.state {
+            State::Open => (true, false),
+            State::FlushStopping => (false, false),
+            State::Closed(_) => (false, true),
         };
-        match self.state {
-            State::Closed(_) => return None,
-            State::Open => {
-                add(Some(self.next_ping));
-                if let PongTimer::Running(d) = self.pong {
-                    add(Some(d));
-                }
-            }
-            State::FlushStopping => {}
-        }
-        add(Some(self.next_stats));
-        if self.channels.iter().any(|c| !c.is_idle()) {
-            add(self.send_flow.ready_at(now));
-        }
-        add(self.recv_flow.ready_at(now));
-        add(self.flush_deadline());
-        t
+        let pong = match self.pong {
+            PongTimer::Running(d) if open => Some(d),
+            _ => None,
+        };
+        let sending = self.channels.iter().any(|c| !c.is_idle());
+        let all = [
+            open.then_some(self.next_ping),
+            pong,
+            Some(self.next_stats),
+            if sending {
+                self.send_flow.ready_at(now)
+            } else {
+                None
+            },
+            self.recv_flow.ready_at(now),
+            self.flush_deadline(),
+        ];
+        all.into_iter().flatten().filter(move |_| !closed)
     }
 
     /// Advances timers to `now`: pong timeout, ping, stats decay, and input

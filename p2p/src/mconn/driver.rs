@@ -247,6 +247,7 @@ pub struct Driver<S> {
     out_pos: usize,
     writing: bool,
     read_paused: bool,
+    eof: bool,
     closing: bool,
     timer: Option<(Instant, BoxFuture<'static, ()>)>,
 }
@@ -293,6 +294,7 @@ where
         out_pos: 0,
         writing: false,
         read_paused: false,
+        eof: false,
         closing: false,
         timer: None,
     };
@@ -380,10 +382,19 @@ where
             inner.core.set_reading_paused(now, pause);
         }
 
-        // 3. Read.
-        if !self.read_paused && inner.core.recv_ready_at(now).is_none() {
+        // 3. Read. After the peer's EOF, end once what it sent is delivered.
+        if self.eof {
+            let limited =
+                inner.core.buffered_input() > 0 && inner.core.recv_ready_at(now).is_some();
+            if self.held.is_none() && inner.core.pending_recv_bytes() == 0 && !limited {
+                return Err(Err(MConnError::ClosedByPeer));
+            }
+        } else if !self.read_paused && inner.core.recv_ready_at(now).is_none() {
             match Pin::new(&mut *stream).poll_read(cx, &mut self.read_buf) {
-                Poll::Ready(Ok(0)) => return Err(Err(MConnError::ClosedByPeer)),
+                Poll::Ready(Ok(0)) => {
+                    self.eof = true;
+                    progress = true;
+                }
                 Poll::Ready(Ok(n)) => {
                     let data = self.read_buf.get(..n).unwrap_or_default();
                     inner.core.handle_input(now, data).map_err(Err)?;
@@ -453,7 +464,7 @@ where
         }
 
         // 6. Re-arm the timer.
-        match inner.core.poll_timeout().filter(|t| *t > now) {
+        match inner.core.poll_timeout_after(now) {
             None => self.timer = None,
             Some(t) => {
                 if self.timer.as_ref().is_none_or(|(d, _)| *d != t) {
@@ -473,6 +484,15 @@ where
     fn finish(&mut self, end: End) {
         self.stream = None;
         let mut inner = self.shared.lock();
+        // Messages that arrived before the end still go out if they fit.
+        let held = self.held.take();
+        let rest = std::iter::from_fn(|| inner.core.poll_event())
+            .map(|Event::Received { channel, message }| (channel, message));
+        for m in held.into_iter().chain(rest) {
+            if self.tx.try_send(m).is_err() {
+                break;
+            }
+        }
         inner.core.close();
         if inner.end.is_none() {
             inner.end = Some(end);
