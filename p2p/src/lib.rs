@@ -10,6 +10,7 @@
 //! - [`secret_connection`]: the STS handshake and ChaCha20-Poly1305 frames (sans-IO
 //!   cores in `secret_connection/{kdf,handshake,frame}`), plus an async adapter.
 //! - [`node_info`]: `DefaultNodeInfo` build, exchange, `validate`, `compatible_with`.
+//! - [`transport`]: the upgrade pipeline (handshake → NodeInfo → checks) and [`transport::Fault`].
 //! - [`mconn`]: MConnection: packets, channels, rate limiting and the scheduler as a
 //!   sans-IO core (`mconn/{packet,channel,flow,core}`), joined to a stream by `mconn/driver`.
 //! - [`config`]: the `[p2p]` section of CometBFT's `config.toml` (v0.38 names and defaults).
@@ -28,5 +29,6 @@ pub mod node_info;
 pub mod protoio;
 pub mod secret_connection;
 pub mod time;
+pub mod transport;
 
 pub use key::{NodeId, NodeKey};
