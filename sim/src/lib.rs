@@ -1,0 +1,10 @@
+//! Deterministic simulator for the CometBFT-compatible p2p stack, and the
+//! `cometnet` command line.
+//!
+//! Module map:
+//! - [`exec`]: the single-threaded executor with a virtual clock ([`exec::Sim`],
+//!   [`exec::SimRuntime`]).
+//! - [`cli`]: the clap command tree; one module per subcommand.
+
+pub mod cli;
+pub mod exec;
