@@ -41,7 +41,12 @@ struct State {
     queue: BinaryHeap<Reverse<(Instant, u64)>>,
     events: std::collections::BTreeMap<u64, Event>,
     ready: VecDeque<usize>,
-    spawned: Vec<Task>,
+    spawned: Vec<(u32, Task)>,
+    /// Groups whose tasks are not polled (their wake-ups wait in `parked`).
+    paused: std::collections::BTreeSet<u32>,
+    parked: Vec<usize>,
+    /// Groups whose tasks are to be dropped at the next opportunity.
+    killed: Vec<u32>,
     polls: u64,
     events_run: u64,
 }
@@ -76,6 +81,7 @@ impl Wake for TaskWaker {
 struct Slot {
     future: Option<Task>,
     waker: Arc<TaskWaker>,
+    group: u32,
 }
 
 /// The simulation: tasks, the clock and the event queue.
@@ -118,6 +124,7 @@ impl Sim {
     pub fn runtime(&self) -> SimRuntime {
         SimRuntime {
             shared: self.shared.clone(),
+            group: 0,
         }
     }
 
@@ -138,7 +145,7 @@ impl Sim {
 
     fn adopt_spawned(&mut self) {
         let spawned = std::mem::take(&mut self.shared.lock().spawned);
-        for fut in spawned {
+        for (group, fut) in spawned {
             let id = self.free.pop().unwrap_or_else(|| {
                 self.tasks.push(None);
                 self.tasks.len() - 1
@@ -151,6 +158,7 @@ impl Sim {
             self.tasks[id] = Some(Slot {
                 future: Some(fut),
                 waker,
+                group,
             });
             self.shared.lock().ready.push_back(id);
         }
@@ -161,12 +169,21 @@ impl Sim {
         let mut polls = 0;
         loop {
             self.adopt_spawned();
+            self.reap_killed();
             let Some(id) = self.shared.lock().ready.pop_front() else {
                 break;
             };
             let Some(slot) = self.tasks.get_mut(id).and_then(Option::as_mut) else {
                 continue;
             };
+            {
+                let mut s = self.shared.lock();
+                if s.paused.contains(&slot.group) {
+                    // Stays marked as queued; `resume_group` requeues it.
+                    s.parked.push(id);
+                    continue;
+                }
+            }
             slot.waker.queued.store(false, Ordering::Release);
             let Some(mut fut) = slot.future.take() else {
                 continue;
@@ -188,6 +205,24 @@ impl Sim {
         }
         self.shared.lock().polls += polls;
         polls
+    }
+
+    fn reap_killed(&mut self) {
+        let killed = std::mem::take(&mut self.shared.lock().killed);
+        if killed.is_empty() {
+            return;
+        }
+        for id in 0..self.tasks.len() {
+            if self.tasks[id]
+                .as_ref()
+                .is_some_and(|t| killed.contains(&t.group))
+            {
+                // Dropping the future runs its destructors (streams close, sleeps cancel).
+                let slot = self.tasks[id].take();
+                drop(slot);
+                self.free.push(id);
+            }
+        }
     }
 
     /// Runs until the queue is empty or the next event is after `end`; the
@@ -284,9 +319,43 @@ impl Sim {
 #[derive(Clone)]
 pub struct SimRuntime {
     shared: Arc<Shared>,
+    group: u32,
 }
 
 impl SimRuntime {
+    /// A handle whose spawned tasks belong to `group` (e.g. one simulated
+    /// node), so they can be paused, resumed or killed together.
+    pub fn with_group(&self, group: u32) -> SimRuntime {
+        SimRuntime {
+            shared: self.shared.clone(),
+            group,
+        }
+    }
+
+    /// The group of tasks this handle spawns.
+    pub fn group(&self) -> u32 {
+        self.group
+    }
+
+    /// Stops polling `group`'s tasks; their wake-ups are kept for [`Self::resume_group`].
+    pub fn pause_group(&self, group: u32) {
+        self.shared.lock().paused.insert(group);
+    }
+
+    /// Polls `group`'s tasks again, replaying wake-ups that came while paused.
+    pub fn resume_group(&self, group: u32) {
+        let mut s = self.shared.lock();
+        s.paused.remove(&group);
+        let parked = std::mem::take(&mut s.parked);
+        s.ready.extend(parked);
+    }
+
+    /// Drops every task of `group` (a crash): futures are dropped, so their
+    /// streams close and their sleeps are cancelled.
+    pub fn kill_group(&self, group: u32) {
+        self.shared.lock().killed.push(group);
+    }
+
     fn push(&self, at: Instant, ev: Event) {
         let mut s = self.shared.lock();
         let at = at.max(s.now);
@@ -359,7 +428,7 @@ impl Runtime for SimRuntime {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        self.shared.lock().spawned.push(Box::pin(fut));
+        self.shared.lock().spawned.push((self.group, Box::pin(fut)));
     }
 }
 
@@ -413,6 +482,38 @@ mod tests {
         assert_eq!(sim.now(), Instant::from_epoch(Duration::from_millis(5500)));
         let s = sim.stats();
         assert_eq!(s.tasks, 1, "the periodic task is still alive");
+    }
+
+    #[test]
+    fn groups_pause_resume_and_kill() {
+        let mut sim = Sim::new();
+        let rt = sim.runtime();
+        let ticks = Arc::new(Mutex::new([0u32; 2]));
+        for g in 0..2u32 {
+            let (r, t) = (rt.with_group(g + 1), ticks.clone());
+            r.clone().spawn(async move {
+                loop {
+                    r.sleep(Duration::from_secs(1)).await;
+                    t.lock().unwrap()[g as usize] += 1;
+                }
+            });
+        }
+        let at = |s| Instant::from_epoch(Duration::from_millis(s));
+        sim.run_until(at(2500));
+        rt.pause_group(1);
+        sim.run_until(at(5500));
+        assert_eq!(*ticks.lock().unwrap(), [2, 5]);
+        rt.resume_group(1);
+        sim.run_until(at(6500));
+        assert_eq!(
+            *ticks.lock().unwrap(),
+            [4, 6],
+            "the parked wake-up runs on resume"
+        );
+        rt.kill_group(2);
+        sim.run_until(at(9500));
+        assert_eq!(*ticks.lock().unwrap(), [7, 6]);
+        assert_eq!(sim.stats().tasks, 1);
     }
 
     #[test]
