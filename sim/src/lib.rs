@@ -8,3 +8,5 @@
 
 pub mod cli;
 pub mod exec;
+pub mod link;
+pub mod net;
