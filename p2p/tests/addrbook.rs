@@ -185,6 +185,46 @@ fn known_id_keeps_its_first_address() {
     assert_eq!(b.get(&id(1)).unwrap().buckets().len(), 1);
 }
 
+/// The re-add draw accepts with probability 1/(2 × current buckets).
+#[test]
+fn re_add_probability_halves_per_bucket() {
+    let mut r = rng(21);
+    let first = na(1, "1.2.3.4");
+    let mut b = book(false);
+    b.add_address(first, first, t(1), &mut r).unwrap();
+    for (buckets, expected) in [(1usize, 0.5), (2, 0.25), (3, 1.0 / 6.0)] {
+        assert_eq!(b.get(&id(1)).unwrap().buckets().len(), buckets);
+        let held: Vec<usize> = b.get(&id(1)).unwrap().buckets().to_vec();
+        // A source whose bucket for this address is not one the entry is in.
+        let src = (0..)
+            .map(|g| na(500 + g, &public_ip(3000 + g, 1)))
+            .find(|s| !held.contains(&b.new_bucket_of(&first, s)))
+            .unwrap();
+        let trials = 4000;
+        let mut accepted = 0;
+        for _ in 0..trials {
+            let mut trial = b.clone();
+            if trial.add_address(first, src, t(2), &mut r) == Ok(AddOutcome::AddedBucket) {
+                accepted += 1;
+            }
+        }
+        let rate = f64::from(accepted) / f64::from(trials);
+        assert!((rate - expected).abs() < 0.03, "{buckets} buckets: {rate}");
+        // Grow to the next bucket count.
+        while b.get(&id(1)).unwrap().buckets().len() == buckets {
+            b.add_address(first, src, t(2), &mut r).unwrap();
+        }
+    }
+    assert_eq!(b.get(&id(1)).unwrap().buckets().len(), 4);
+    let src = na(999, "99.1.1.1");
+    for _ in 0..100 {
+        assert_eq!(
+            b.add_address(first, src, t(3), &mut r),
+            Ok(AddOutcome::Unchanged)
+        );
+    }
+}
+
 #[test]
 fn mark_good_promotes_and_attempts_reset() {
     let mut r = rng(3);
