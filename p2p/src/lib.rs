@@ -13,6 +13,7 @@
 //! - [`transport`]: the upgrade pipeline (handshake → NodeInfo → checks) and [`transport::Fault`].
 //! - [`mconn`]: MConnection: packets, channels, rate limiting and the scheduler as a
 //!   sans-IO core (`mconn/{packet,channel,flow,core}`), joined to a stream by `mconn/driver`.
+//! - [`pex`]: the PEX address book (sans-IO), `addrbook.json`, and the PEX messages.
 //! - [`config`]: the `[p2p]` section of CometBFT's `config.toml` (v0.38 names and defaults).
 //! - [`fsutil`]: atomic file writes.
 //!
@@ -26,6 +27,7 @@ pub mod mconn;
 pub mod net;
 pub mod netaddr;
 pub mod node_info;
+pub mod pex;
 pub mod protoio;
 pub mod secret_connection;
 pub mod time;
