@@ -10,3 +10,4 @@ pub mod cli;
 pub mod exec;
 pub mod link;
 pub mod net;
+pub mod scenario;
