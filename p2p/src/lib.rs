@@ -13,6 +13,9 @@
 //! - [`transport`]: the upgrade pipeline (handshake → NodeInfo → checks) and [`transport::Fault`].
 //! - [`mconn`]: MConnection: packets, channels, rate limiting and the scheduler as a
 //!   sans-IO core (`mconn/{packet,channel,flow,core}`), joined to a stream by `mconn/driver`.
+//! - [`switch`]: the Switch, [`switch::Peer`] and the [`switch::Reactor`] API:
+//!   dialing, accepting, limits, filters, persistent-peer reconnects, broadcast.
+//! - [`observe`]: the [`observe::Observer`] hooks the switch reports events to.
 //! - [`config`]: the `[p2p]` section of CometBFT's `config.toml` (v0.38 names and defaults).
 //! - [`fsutil`]: atomic file writes.
 //!
@@ -26,8 +29,10 @@ pub mod mconn;
 pub mod net;
 pub mod netaddr;
 pub mod node_info;
+pub mod observe;
 pub mod protoio;
 pub mod secret_connection;
+pub mod switch;
 pub mod time;
 pub mod transport;
 
