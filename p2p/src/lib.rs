@@ -14,6 +14,9 @@
 //! - [`mconn`]: MConnection: packets, channels, rate limiting and the scheduler as a
 //!   sans-IO core (`mconn/{packet,channel,flow,core}`), joined to a stream by `mconn/driver`.
 //! - [`pex`]: the PEX address book (sans-IO), `addrbook.json`, and the PEX messages.
+//! - [`switch`]: the Switch, [`switch::Peer`] and the [`switch::Reactor`] API:
+//!   dialing, accepting, limits, filters, persistent-peer reconnects, broadcast.
+//! - [`observe`]: the [`observe::Observer`] hooks the switch reports events to.
 //! - [`config`]: the `[p2p]` section of CometBFT's `config.toml` (v0.38 names and defaults).
 //! - [`fsutil`]: atomic file writes.
 //!
@@ -28,8 +31,10 @@ pub mod net;
 pub mod netaddr;
 pub mod node_info;
 pub mod pex;
+pub mod observe;
 pub mod protoio;
 pub mod secret_connection;
+pub mod switch;
 pub mod time;
 pub mod transport;
 
