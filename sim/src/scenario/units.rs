@@ -36,7 +36,7 @@ impl FromStr for Bandwidth {
             other => return Err(format!("bandwidth {s:?}: unknown unit {other:?} (use B/s, KB/s, MB/s, KiB/s, MiB/s, kbit/s, Mbit/s, Gbit/s)")),
         };
         let bytes = value * factor;
-        if !bytes.is_finite() || bytes < 1.0 || bytes > 1e15 {
+        if !bytes.is_finite() || !(1.0..=1e15).contains(&bytes) {
             return Err(format!("bandwidth {s:?} is out of range (1 B/s to 1 PB/s)"));
         }
         Ok(Bandwidth(bytes.round() as u64))
