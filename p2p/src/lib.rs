@@ -17,6 +17,7 @@
 //! - [`switch`]: the Switch, [`switch::Peer`] and the [`switch::Reactor`] API:
 //!   dialing, accepting, limits, filters, persistent-peer reconnects, broadcast.
 //! - [`observe`]: the [`observe::Observer`] hooks the switch reports events to.
+//! - [`gossip`]: a flood-gossip reactor on its own channel (the testbed's workload).
 //! - [`config`]: the `[p2p]` section of CometBFT's `config.toml` (v0.38 names and defaults).
 //! - [`fsutil`]: atomic file writes.
 //!
@@ -25,13 +26,14 @@
 
 pub mod config;
 pub mod fsutil;
+pub mod gossip;
 pub mod key;
 pub mod mconn;
 pub mod net;
 pub mod netaddr;
 pub mod node_info;
-pub mod pex;
 pub mod observe;
+pub mod pex;
 pub mod protoio;
 pub mod secret_connection;
 pub mod switch;
