@@ -7,6 +7,7 @@
 //! - [`cli`]: the clap command tree; one module per subcommand.
 
 pub mod cli;
+pub mod collect;
 pub mod exec;
 pub mod link;
 pub mod net;
