@@ -11,4 +11,5 @@ pub mod collect;
 pub mod exec;
 pub mod link;
 pub mod net;
+pub mod report;
 pub mod scenario;

@@ -1,0 +1,152 @@
+//! `report.json`: the stable, versioned output of a run. Every view (plots,
+//! HTML) is drawn from this file alone. Schema documented in `reports/README.md`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::collect::{GossipSummary, Totals};
+
+/// Version of the `report.json` schema; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Who/what/when of the run.
+    pub header: Header,
+    /// SHA-256 over the network's and the observers' event streams.
+    pub event_hash: String,
+    /// Samples every `sample_interval`.
+    pub samples: Vec<Sample>,
+    /// Per-node state at the end.
+    pub nodes: Vec<NodeFinal>,
+    /// Degree histogram at the end: `degree -> nodes`.
+    pub degree_histogram: BTreeMap<u32, u32>,
+    /// Final peer graph: undirected edges between node indices.
+    pub edges: Vec<(u32, u32)>,
+    /// Counters.
+    pub totals: Totals,
+    /// Gossip propagation per workload, by name.
+    pub gossip: BTreeMap<String, GossipSummary>,
+    /// Scenario events as they were applied: (time s, description).
+    pub timeline: Vec<(f64, String)>,
+    /// Assertion outcomes.
+    pub assertions: Vec<AssertionResult>,
+}
+
+/// Identity of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Header {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario id (hash of the file).
+    pub scenario_id: String,
+    /// Master seed.
+    pub seed: u64,
+    /// `cometnet` version.
+    pub tool_version: String,
+    /// Simulation engine.
+    pub engine: String,
+    /// Simulated seconds.
+    pub duration_s: f64,
+    /// Nodes in the scenario.
+    pub nodes: usize,
+    /// Wall-clock seconds the run took (the only field that differs between identical runs).
+    pub wall_time_s: f64,
+    /// Command that reproduces the run.
+    pub reproduce: String,
+}
+
+/// A snapshot of the network.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    /// Simulated time (s).
+    pub t: f64,
+    /// Nodes running.
+    pub up: u32,
+    /// Peer count over running nodes: min, mean, max.
+    pub peers_min: u32,
+    /// Mean peers per running node.
+    pub peers_mean: f64,
+    /// Max peers.
+    pub peers_max: u32,
+    /// Mean outbound peers.
+    pub outbound_mean: f64,
+    /// Mean inbound peers.
+    pub inbound_mean: f64,
+    /// Connected components among running nodes.
+    pub components: u32,
+    /// Size of the largest component.
+    pub largest_component: u32,
+    /// Cumulative bytes sent per channel (hex id -> bytes), all nodes.
+    pub bytes_sent: BTreeMap<String, u64>,
+    /// Cumulative messages sent per channel.
+    pub messages_sent: BTreeMap<String, u64>,
+    /// Peers per node (only for runs of at most 200 nodes; empty otherwise).
+    pub peers_per_node: Vec<u32>,
+}
+
+/// One node at the end of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeFinal {
+    /// Index.
+    pub index: u32,
+    /// Node ID.
+    pub id: String,
+    /// Group name.
+    pub group: String,
+    /// Zone name.
+    pub zone: String,
+    /// Role.
+    pub role: String,
+    /// Running at the end.
+    pub up: bool,
+    /// Inbound peers.
+    pub inbound: u32,
+    /// Outbound peers.
+    pub outbound: u32,
+    /// Address book size.
+    pub addrbook: usize,
+}
+
+/// Outcome of one `[[assert]]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssertionResult {
+    /// What was asserted.
+    pub description: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// The measured value, in words.
+    pub detail: String,
+}
+
+impl Report {
+    /// Pretty JSON text (stable field order).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The JSON with `wall_time_s` zeroed: identical for identical runs.
+    pub fn to_json_without_wall_time(&self) -> String {
+        let mut r = self.clone();
+        r.header.wall_time_s = 0.0;
+        r.to_json()
+    }
+
+    /// Writes `report.json` into `dir` atomically.
+    pub fn write(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("report.json");
+        p2p::fsutil::write_atomic(&path, self.to_json().as_bytes(), 0o644)?;
+        Ok(path)
+    }
+
+    /// Whether every assertion passed.
+    pub fn passed(&self) -> bool {
+        self.assertions.iter().all(|a| a.passed)
+    }
+}
