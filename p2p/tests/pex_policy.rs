@@ -74,14 +74,18 @@ fn seed_config() -> PexConfig {
 
 /// Peer number `n` (addresses from 50_000 on, so never in a test book).
 fn peer(n: u32, outbound: bool) -> PeerInfo {
-    let a = addr(50_000 + n);
+    peer_at(addr(50_000 + n), outbound, t(0))
+}
+
+/// A peer whose socket and listen addresses are `a`.
+fn peer_at(a: NetAddress, outbound: bool, connected_at: Instant) -> PeerInfo {
     PeerInfo {
         id: a.id(),
         outbound,
         persistent: false,
         socket_addr: a,
         self_reported: Some(a),
-        connected_at: t(0),
+        connected_at,
     }
 }
 
@@ -656,14 +660,7 @@ fn seed_crawl_dials_uncrawled_and_requests_on_connect() {
     // A crawl dial that connects gets a request (the book is too small for
     // add_peer to have asked already, so it asks first; no duplicate).
     let a = d[0];
-    let p = PeerInfo {
-        id: a.id(),
-        outbound: true,
-        persistent: false,
-        socket_addr: a,
-        self_reported: Some(a),
-        connected_at: t(121),
-    };
+    let p = peer_at(a, true, t(121));
     assert_eq!(x.add_peer(t(121), &p, &mut r), vec![request_to(a.id())]);
     assert_eq!(x.dial_result(t(121), &a, DialOutcome::Connected), vec![]);
 }
@@ -676,14 +673,7 @@ fn seed_crawl_requests_even_with_a_full_book() {
     let d = dialed(&acts);
     assert_eq!(d.len(), 230);
     let (a, b) = (d[0], d[1]);
-    let p = PeerInfo {
-        id: a.id(),
-        outbound: true,
-        persistent: false,
-        socket_addr: a,
-        self_reported: Some(a),
-        connected_at: t(1),
-    };
+    let p = peer_at(a, true, t(1));
     assert_eq!(x.add_peer(t(1), &p, &mut r), vec![]);
     assert_eq!(
         x.dial_result(t(1), &a, DialOutcome::Connected),
@@ -866,4 +856,81 @@ proptest! {
         prop_assert!(acts.len() <= 1);
         x.book().check_invariants().map_err(TestCaseError::fail)?;
     }
+}
+
+#[test]
+fn seed_mode_ignores_the_fast_dial_signal() {
+    let mut r = rng(26);
+    let s = peer(1, true);
+    let config = PexConfig {
+        seeds: vec![s.self_reported.unwrap()],
+        ..seed_config()
+    };
+    let mut x = pex(config, 0);
+    assert_eq!(x.add_peer(t(0), &s, &mut r), vec![request_to(s.id)]);
+    assert_eq!(x.receive(t(1), &s, &addrs_body(&[addr(1)]), &mut r), vec![]);
+    assert_eq!(x.book().size(), 1);
+}
+
+#[test]
+fn backoff_jitter_is_fresh_and_cap_is_for_persistent_only() {
+    let mut r = rng(27);
+    let a = addr(0);
+    let config = PexConfig {
+        persistent_peers: vec![addr(1)],
+        persistent_peers_max_dial_period: 5 * SEC,
+        ..PexConfig::default()
+    };
+    let mut x = pex(config, 2);
+    for _ in 0..4 {
+        x.dial_result(t(0), &a, DialOutcome::Failed);
+    }
+    let mut seen = BTreeSet::new();
+    for _ in 0..10 {
+        let DialCheck::TooEarly { backoff, .. } = x.dial_check(t(15), &a, &mut r) else {
+            panic!("not capped: 2^4 s");
+        };
+        assert!(backoff >= 16 * SEC && backoff < 17 * SEC);
+        seen.insert(backoff);
+    }
+    assert_eq!(seen.len(), 10, "a fresh jitter on each check");
+}
+
+#[test]
+fn ensure_peers_reinstates_expired_bans_when_the_book_is_small() {
+    let mut r = rng(28);
+    let mut x = pex(PexConfig::default(), 3);
+    assert!(x.book_mut().mark_bad(&addr(0), 24 * HOUR, t(0)));
+    let busy = |_: &NetAddress| true;
+    x.ensure_peers(
+        t(0) + 24 * HOUR - SEC,
+        counts(0, 0, 0),
+        busy,
+        &[],
+        false,
+        &mut r,
+    );
+    assert!(x.book().is_banned(&addr(0)), "ban not yet expired");
+    x.ensure_peers(t(0) + 24 * HOUR, counts(0, 0, 0), busy, &[], false, &mut r);
+    assert!(!x.book().is_banned(&addr(0)) && x.book().has_address(&addr(0)));
+}
+
+#[test]
+fn ensure_peers_never_picks_an_id_twice() {
+    let mut r = rng(29);
+    let mut x = pex(PexConfig::default(), 3);
+    let acts = x.ensure_peers(t(0), counts(0, 0, 0), none, &[], false, &mut r);
+    let mut d = dialed(&acts);
+    d.sort();
+    assert_eq!(d, vec![addr(0), addr(1), addr(2)]);
+}
+
+#[test]
+fn ordinary_dial_success_sends_no_extra_request() {
+    let mut r = rng(30);
+    let mut x = pex(PexConfig::default(), 1000);
+    let a = addr(5);
+    let p = peer_at(a, true, t(0));
+    assert_eq!(x.add_peer(t(0), &p, &mut r), vec![]);
+    assert_eq!(x.dial_result(t(0), &a, DialOutcome::Connected), vec![]);
 }
