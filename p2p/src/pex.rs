@@ -9,13 +9,17 @@
 //! - [`addrbook_file`]: `addrbook.json` in Go's format, with a [`addrbook_file::WallClock`]
 //!   mapping runtime instants to wall-clock times.
 //! - [`messages`]: `PexRequest`/`PexAddrs` encode/decode and the channel constants.
+//! - [`policy`]: the reactor's decisions (`ensurePeers`, request/reply rules, dial
+//!   backoff, seed crawling) as a sans-IO state machine returning actions.
 
 pub mod addrbook;
 pub mod addrbook_file;
 pub mod known_address;
 pub mod messages;
+pub mod policy;
 
 pub use addrbook::{AddOutcome, AddrBook, AddrBookError, Promotion};
 pub use addrbook_file::WallClock;
 pub use known_address::{BucketType, KnownAddress};
 pub use messages::{PexDecodeError, PexMessage, PEX_CHANNEL};
+pub use policy::{Action, DialOutcome, PeerCounts, PeerInfo, Pex, PexConfig, PexViolation};
