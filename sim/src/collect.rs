@@ -60,7 +60,7 @@ pub struct Collector {
 }
 
 /// Counters at the end of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Totals {
     /// Dial attempts.
     pub dials: u64,
@@ -77,7 +77,7 @@ pub struct Totals {
 }
 
 /// Propagation summary of one gossip workload.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GossipSummary {
     /// Messages published.
     pub messages: u64,
@@ -97,7 +97,7 @@ pub struct GossipSummary {
 }
 
 /// Time for messages to reach a fraction of the nodes.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReachStat {
     /// Fraction of nodes (0.5, 0.9, 0.99, 1.0).
     pub fraction: f64,

@@ -12,7 +12,7 @@ use crate::collect::{GossipSummary, Totals};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Report {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
@@ -39,7 +39,7 @@ pub struct Report {
 }
 
 /// Identity of the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Header {
     /// Scenario name.
     pub scenario: String,
@@ -62,7 +62,7 @@ pub struct Header {
 }
 
 /// A snapshot of the network.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Sample {
     /// Simulated time (s).
     pub t: f64,
@@ -91,7 +91,7 @@ pub struct Sample {
 }
 
 /// One node at the end of the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct NodeFinal {
     /// Index.
     pub index: u32,
@@ -114,7 +114,7 @@ pub struct NodeFinal {
 }
 
 /// Outcome of one `[[assert]]`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AssertionResult {
     /// What was asserted.
     pub description: String,
@@ -135,6 +135,11 @@ impl Report {
         let mut r = self.clone();
         r.header.wall_time_s = 0.0;
         r.to_json()
+    }
+
+    /// Parses a `report.json`.
+    pub fn from_json(text: &str) -> Result<Report, serde_json::Error> {
+        serde_json::from_str(text)
     }
 
     /// Writes `report.json` into `dir` atomically.
