@@ -17,6 +17,7 @@
 //! - [`switch`]: the Switch, [`switch::Peer`] and the [`switch::Reactor`] API:
 //!   dialing, accepting, limits, filters, persistent-peer reconnects, broadcast.
 //! - [`observe`]: the [`observe::Observer`] hooks the switch reports events to.
+//! - [`node`]: a whole node (Switch + PEX + gossip) from a `[p2p]` config, on any backend.
 //! - [`gossip`]: a flood-gossip reactor on its own channel (the testbed's workload).
 //! - [`config`]: the `[p2p]` section of CometBFT's `config.toml` (v0.38 names and defaults).
 //! - [`fsutil`]: atomic file writes.
@@ -31,6 +32,7 @@ pub mod key;
 pub mod mconn;
 pub mod net;
 pub mod netaddr;
+pub mod node;
 pub mod node_info;
 pub mod observe;
 pub mod pex;

@@ -9,6 +9,7 @@
 //! - [`addrbook_file`]: `addrbook.json` in Go's format, with a [`addrbook_file::WallClock`]
 //!   mapping runtime instants to wall-clock times.
 //! - [`messages`]: `PexRequest`/`PexAddrs` encode/decode and the channel constants.
+//! - [`reactor`]: the PEX reactor binding the policy to the Switch, saving the book.
 //! - [`policy`]: the reactor's decisions (`ensurePeers`, request/reply rules, dial
 //!   backoff, seed crawling) as a sans-IO state machine returning actions.
 
@@ -17,6 +18,7 @@ pub mod addrbook_file;
 pub mod known_address;
 pub mod messages;
 pub mod policy;
+pub mod reactor;
 
 pub use addrbook::{AddOutcome, AddrBook, AddrBookError, Promotion};
 pub use addrbook_file::WallClock;

@@ -81,7 +81,7 @@ pub fn mconn_config(p2p: &P2pConfig) -> MConnConfig {
 }
 
 /// Go's `SplitAndTrimEmpty(s, ",", " ")`.
-fn split_list(s: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn split_list(s: &str) -> impl Iterator<Item = &str> {
     s.split(',')
         .map(|e| e.trim_matches(' '))
         .filter(|e| !e.is_empty())
