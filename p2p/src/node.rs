@@ -19,6 +19,9 @@ use crate::switch::config::split_list;
 use crate::switch::error::SwitchConfigError;
 use crate::switch::{Switch, SwitchConfig, SwitchError, SwitchHandle};
 
+/// Resolves a host name to addresses (DNS for real nodes).
+pub type Resolver = Arc<dyn Fn(&str) -> Result<Vec<IpAddr>, String> + Send + Sync>;
+
 /// Everything needed to start a node.
 pub struct NodeOptions {
     /// Identity.
@@ -46,7 +49,7 @@ pub struct NodeOptions {
     /// Gossip events.
     pub gossip_observer: Option<Arc<dyn GossipObserver>>,
     /// Resolves hostnames in seeds/persistent peers (none: hostnames are skipped).
-    pub resolver: Option<Arc<dyn Fn(&str) -> Result<Vec<IpAddr>, String> + Send + Sync>>,
+    pub resolver: Option<Resolver>,
 }
 
 /// A started node.

@@ -1,6 +1,7 @@
 //! The clap command tree; each subcommand lives in its own module.
 
 mod keys;
+mod run;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,8 @@ enum Command {
     Keygen(keys::KeygenArgs),
     /// Print the node ID of a node_key.json (hex of SHA-256(pubkey)[..20]).
     Id(keys::IdArgs),
+    /// Run a scenario file on the deterministic simulator and write its report.
+    Run(run::RunArgs),
 }
 
 /// An error that ends the program, with the exit code it maps to.
@@ -46,9 +49,18 @@ impl CliError {
 /// Parses arguments, runs the subcommand, prints errors as one line on stderr.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr, filtered by RUST_LOG (default: warnings only).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     let result = match cli.command {
         Command::Keygen(a) => keys::keygen(&a),
         Command::Id(a) => keys::id(&a),
+        Command::Run(a) => run::run_cmd(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,4 +12,5 @@ pub mod exec;
 pub mod link;
 pub mod net;
 pub mod report;
+pub mod run;
 pub mod scenario;

@@ -445,6 +445,7 @@ impl SimNetwork {
             return Ok(DialPlan::Refuse(rtt));
         };
         let local = SocketAddr::new(src, port);
+        tracing::trace!(target: "sim::net", %local, %addr, "connect");
         let id = s.next_conn;
         s.next_conn += 1;
         s.conns.insert(

@@ -1,0 +1,143 @@
+//! `cometnet run SCENARIO`: run a scenario on the simulator and write its report.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::CliError;
+use crate::report::Report;
+use crate::run::{run, Progress, RunOptions};
+use crate::scenario::Scenario;
+
+/// Arguments of `cometnet run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The scenario file (TOML; see scenarios/README.md).
+    scenario: PathBuf,
+    /// Master seed (default: the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output directory (default: reports/<scenario>/<id>-s<seed>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Simulation engine.
+    #[arg(long, value_enum, default_value_t = Engine::Event)]
+    engine: Engine,
+    /// No progress bar (also off when stderr is not a terminal).
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Simulation engines.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    /// The event-driven engine (virtual clock; scales to 10,000 nodes).
+    Event,
+}
+
+fn bar(end: Duration, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(end.as_millis() as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] sim {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+/// Runs the scenario, writes the report, prints a summary.
+#[allow(clippy::disallowed_methods)] // allow-ambient: wall time for the progress bar and the report header only
+pub fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
+    let loaded = Scenario::load(&a.scenario).map_err(|e| CliError::Input(e.to_string()))?;
+    let seed = a.seed.unwrap_or(loaded.scenario.seed);
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(&loaded.name)
+            .join(format!("{}-s{seed}", loaded.id))
+    });
+    let _ = a.engine;
+    eprintln!(
+        "running {} ({} nodes, {} simulated, seed {seed}, scenario id {})",
+        loaded.name,
+        loaded.scenario.node_count(),
+        loaded.scenario.duration,
+        loaded.id
+    );
+    let started = std::time::Instant::now();
+    let pb = bar(loaded.scenario.duration.0, a.quiet);
+    let mut report = run(&loaded, &RunOptions { seed: Some(seed) }, |p: Progress| {
+        let wall = started.elapsed().as_secs_f64().max(1e-9);
+        pb.set_position(p.now.as_millis() as u64);
+        pb.set_message(format!(
+            "{:.1}s/{:.0}s | wall {:.1}s | {:.0}k events/s",
+            p.now.as_secs_f64(),
+            p.end.as_secs_f64(),
+            wall,
+            p.events as f64 / wall / 1000.0
+        ));
+    })
+    .map_err(|e| CliError::Failed(e.to_string()))?;
+    pb.finish_and_clear();
+    report.header.wall_time_s = started.elapsed().as_secs_f64();
+    report.header.reproduce = format!("cometnet run {} --seed {seed}", a.scenario.display());
+    let path = report
+        .write(&out)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", out.display())))?;
+    print_summary(&report);
+    println!("report: {}", path.display());
+    if !report.passed() {
+        let failed = report.assertions.iter().filter(|x| !x.passed).count();
+        return Err(CliError::Failed(format!("{failed} assertion(s) failed")));
+    }
+    Ok(())
+}
+
+fn print_summary(r: &Report) {
+    let h = &r.header;
+    println!(
+        "{}: {} nodes, {:.0}s simulated in {:.1}s wall ({:.1}x real time)",
+        h.scenario,
+        h.nodes,
+        h.duration_s,
+        h.wall_time_s,
+        h.duration_s / h.wall_time_s.max(1e-9)
+    );
+    if let Some(s) = r.samples.last() {
+        println!(
+            "  peers per node: min {} mean {:.1} max {} (out {:.1}, in {:.1}); components: {} (largest {})",
+            s.peers_min, s.peers_mean, s.peers_max, s.outbound_mean, s.inbound_mean, s.components, s.largest_component
+        );
+    }
+    let t = &r.totals;
+    println!(
+        "  dials: {} ({} connected); inbound rejected: {}",
+        t.dials, t.dials_ok, t.inbound_rejected
+    );
+    for (name, g) in &r.gossip {
+        let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0} ms"));
+        let r90 = g.reach.get(1);
+        let r99 = g.reach.get(2);
+        println!(
+            "  gossip {name}: {} messages, coverage {:.1}%, 90% of nodes in {} (median), 99% in {}, duplicates {:.2}/delivery",
+            g.messages,
+            g.mean_coverage * 100.0,
+            fmt(r90.and_then(|x| x.p50_ms)),
+            fmt(r99.and_then(|x| x.p50_ms)),
+            g.duplicate_ratio
+        );
+    }
+    for a in &r.assertions {
+        println!(
+            "  [{}] {} — {}",
+            if a.passed { "pass" } else { "FAIL" },
+            a.description,
+            a.detail
+        );
+    }
+    println!("  event hash: {}", r.event_hash);
+}

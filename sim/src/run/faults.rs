@@ -1,0 +1,235 @@
+//! Scenario events as timed callbacks: partitions, crashes, restarts, pauses,
+//! bandwidth changes, churn, and the gossip publishers.
+
+use std::time::Duration;
+
+use p2p::net::{Instant, Runtime};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use super::plan::{derive, select};
+use super::Ctx;
+use crate::scenario::{Event, Selector};
+
+fn at(d: Duration) -> Instant {
+    Instant::from_epoch(d)
+}
+
+/// Schedules every `[[event]]` and `[[gossip]]` of the scenario.
+pub(super) fn schedule(ctx: &Ctx) {
+    for (i, e) in ctx.scenario.events.iter().enumerate() {
+        match e.clone() {
+            Event::Churn {
+                at: from,
+                until,
+                rate,
+                nodes,
+                downtime,
+            } => churn(ctx, i, from.0, until.0, rate, &nodes, downtime.0),
+            ev => {
+                let c = ctx.clone();
+                ctx.rt.schedule(at(ev.at().0), move || apply(&c, &ev));
+            }
+        }
+    }
+    gossip(ctx);
+}
+
+fn nodes(ctx: &Ctx, sel: &Selector) -> Vec<usize> {
+    select(&ctx.scenario, sel)
+}
+
+/// Kills node `idx`'s process: tasks dropped, connections reset.
+pub(super) fn crash(ctx: &Ctx, idx: usize) {
+    {
+        let mut st = ctx.lock();
+        let slot = &mut st.slots[idx];
+        if !slot.up {
+            return;
+        }
+        slot.up = false;
+        slot.paused = false;
+        slot.node = None;
+    }
+    let g = idx as u32 + 1;
+    ctx.rt.resume_group(g);
+    ctx.rt.kill_group(g);
+    ctx.world.crash(ctx.plans[idx].ip);
+    ctx.collector.set_up(idx as u32, false);
+}
+
+fn apply(ctx: &Ctx, ev: &Event) {
+    match ev {
+        Event::Partition { sides, one_way, .. } => {
+            let n = sides.len() as u32;
+            for (k, side) in sides.iter().enumerate() {
+                for sel in side {
+                    for idx in nodes(ctx, sel) {
+                        ctx.world.set_group(ctx.plans[idx].ip, k as u32 + 1);
+                    }
+                }
+            }
+            // Group 0 holds the nodes in no side: one more side, last.
+            let order: Vec<u32> = (1..=n).chain(std::iter::once(0)).collect();
+            for (i, &a) in order.iter().enumerate() {
+                for (j, &b) in order.iter().enumerate() {
+                    if i < j || (i > j && !one_way) {
+                        ctx.world.block(a, b);
+                    }
+                }
+            }
+            let desc: Vec<String> = sides
+                .iter()
+                .map(|s| {
+                    s.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("+")
+                })
+                .collect();
+            ctx.note(format!(
+                "partition {}{}",
+                desc.join(" | "),
+                if *one_way { " (one-way)" } else { "" }
+            ));
+        }
+        Event::Heal { .. } => {
+            for p in ctx.plans.iter() {
+                ctx.world.set_group(p.ip, 0);
+            }
+            ctx.world.heal();
+            ctx.note("heal".into());
+        }
+        Event::Crash { nodes: sel, .. } => {
+            for idx in nodes(ctx, sel) {
+                crash(ctx, idx);
+            }
+            ctx.note(format!("crash {sel}"));
+        }
+        Event::Restart { nodes: sel, .. } => {
+            for idx in nodes(ctx, sel) {
+                ctx.start_node(idx);
+            }
+            ctx.note(format!("restart {sel}"));
+        }
+        Event::Pause { nodes: sel, .. } => {
+            for idx in nodes(ctx, sel) {
+                let mut st = ctx.lock();
+                if st.slots[idx].up && !st.slots[idx].paused {
+                    st.slots[idx].paused = true;
+                    ctx.rt.pause_group(idx as u32 + 1);
+                }
+            }
+            ctx.note(format!("pause {sel}"));
+        }
+        Event::Resume { nodes: sel, .. } => {
+            for idx in nodes(ctx, sel) {
+                let mut st = ctx.lock();
+                if st.slots[idx].paused {
+                    st.slots[idx].paused = false;
+                    ctx.rt.resume_group(idx as u32 + 1);
+                }
+            }
+            ctx.note(format!("resume {sel}"));
+        }
+        Event::Bandwidth {
+            nodes: sel,
+            uplink,
+            downlink,
+            ..
+        } => {
+            for idx in nodes(ctx, sel) {
+                ctx.world.set_bandwidth(
+                    ctx.plans[idx].ip,
+                    uplink.map(|b| b.0),
+                    downlink.map(|b| b.0),
+                );
+            }
+            let show = |b: &Option<crate::scenario::Bandwidth>| {
+                b.map_or("unlimited".to_owned(), |b| b.to_string())
+            };
+            ctx.note(format!(
+                "bandwidth {sel}: up {} down {}",
+                show(uplink),
+                show(downlink)
+            ));
+        }
+        Event::Churn { .. } => {}
+    }
+}
+
+/// Poisson crashes at `rate`/s among `sel` in [from, until), each restarted
+/// after `downtime`. Drawn up front from the seed tree.
+fn churn(
+    ctx: &Ctx,
+    i: usize,
+    from: Duration,
+    until: Duration,
+    rate: f64,
+    sel: &Selector,
+    downtime: Duration,
+) {
+    let mut rng = ChaCha20Rng::from_seed(derive(ctx.seed, "churn", i as u64));
+    let candidates = nodes(ctx, sel);
+    if candidates.is_empty() {
+        return;
+    }
+    let mut t = from.as_secs_f64();
+    loop {
+        let u = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        t += -u.ln() / rate;
+        if t >= until.as_secs_f64() {
+            break;
+        }
+        let idx = candidates[(rng.next_u64() % candidates.len() as u64) as usize];
+        let when = Duration::from_secs_f64(t);
+        let c = ctx.clone();
+        ctx.rt.schedule(at(when), move || {
+            if c.lock().slots[idx].up {
+                crash(&c, idx);
+                c.note(format!("churn: crash node {idx}"));
+                let c2 = c.clone();
+                c.rt.schedule(at(when + downtime), move || {
+                    c2.start_node(idx);
+                    c2.note(format!("churn: restart node {idx}"));
+                });
+            }
+        });
+    }
+}
+
+/// One publisher task per (workload, origin node), each with a random phase.
+fn gossip(ctx: &Ctx) {
+    let end = ctx.scenario.duration.0;
+    for (w, g) in ctx.scenario.gossip.iter().enumerate() {
+        let interval = Duration::from_secs_f64(1.0 / g.rate);
+        let stop = g.stop.map_or(end, |s| s.0.min(end));
+        let mut rng = ChaCha20Rng::from_seed(derive(ctx.seed, "gossip-phase", w as u64));
+        for idx in nodes(ctx, &g.from) {
+            let phase = Duration::from_secs_f64(
+                interval.as_secs_f64() * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64),
+            );
+            let (c, size, start) = (ctx.clone(), g.size, g.start.0);
+            ctx.rt.spawn(async move {
+                let mut next = start + phase;
+                while next <= stop {
+                    c.rt.sleep_until(at(next)).await;
+                    let reactor = {
+                        let st = c.lock();
+                        let slot = &st.slots[idx];
+                        if slot.paused {
+                            None
+                        } else {
+                            slot.node.as_ref().and_then(|n| n.gossip.clone())
+                        }
+                    };
+                    if let Some(r) = reactor {
+                        c.collector.next_publish_workload(w);
+                        r.publish(size);
+                    }
+                    next += interval;
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Measurements of a run: periodic samples, assertion checks at their times,
+//! and the final [`Report`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use p2p::net::{Instant, Runtime};
+
+use super::plan::select;
+use super::Ctx;
+use crate::collect::components;
+use crate::report::{AssertionResult, Header, NodeFinal, Report, Sample};
+use crate::scenario::{Assertion, Loaded};
+
+/// Runs with at most this many nodes record every node's peer count per sample.
+const PER_NODE_SAMPLES_MAX: usize = 200;
+
+pub(super) fn schedule(ctx: &Ctx) {
+    let c = ctx.clone();
+    let interval = ctx.scenario.sample_interval.0;
+    let end = ctx.scenario.duration.0;
+    ctx.rt.spawn(async move {
+        let mut t = Duration::ZERO;
+        loop {
+            c.rt.sleep_until(Instant::from_epoch(t)).await;
+            let s = sample(&c);
+            c.lock().samples.push(s);
+            if t >= end {
+                break;
+            }
+            t = (t + interval).min(end);
+        }
+    });
+    for a in ctx.scenario.asserts.clone() {
+        match a {
+            Assertion::MinPeers { nodes, min, by } => {
+                let c = ctx.clone();
+                ctx.rt.schedule(Instant::from_epoch(by.0), move || {
+                    let degrees = c.collector.degrees();
+                    let up = c.collector.up();
+                    let chosen: Vec<usize> = select(&c.scenario, &nodes)
+                        .into_iter()
+                        .filter(|i| up[*i])
+                        .collect();
+                    let worst = chosen.iter().map(|&i| degrees[i].0 + degrees[i].1).min();
+                    let below = chosen
+                        .iter()
+                        .filter(|&&i| ((degrees[i].0 + degrees[i].1) as usize) < min)
+                        .count();
+                    let passed = worst.is_some_and(|w| w as usize >= min);
+                    c.lock().assertions.push(AssertionResult {
+                        description: format!(
+                            "every running node of {nodes} has ≥ {min} peers at {by}"
+                        ),
+                        passed,
+                        detail: match worst {
+                            Some(w) => format!(
+                                "fewest peers: {w}; {below} of {} nodes below {min}",
+                                chosen.len()
+                            ),
+                            None => "no running node selected".into(),
+                        },
+                    });
+                });
+            }
+            Assertion::Connected { at } => {
+                let c = ctx.clone();
+                ctx.rt.schedule(Instant::from_epoch(at.0), move || {
+                    let (n, largest) = components(&c.collector.up(), &c.collector.edges());
+                    c.lock().assertions.push(AssertionResult {
+                        description: format!("the running nodes form one component at {at}"),
+                        passed: n == 1,
+                        detail: format!("{n} components, largest has {largest} nodes"),
+                    });
+                });
+            }
+            Assertion::GossipCoverage { .. } => {}
+        }
+    }
+}
+
+fn channel_key(ch: u8) -> String {
+    format!("0x{ch:02x}")
+}
+
+fn sample(ctx: &Ctx) -> Sample {
+    let up = ctx.collector.up();
+    let degrees = ctx.collector.degrees();
+    let running: Vec<usize> = (0..up.len()).filter(|&i| up[i]).collect();
+    let totals: Vec<u32> = running
+        .iter()
+        .map(|&i| degrees[i].0 + degrees[i].1)
+        .collect();
+    let n = running.len().max(1) as f64;
+    let (nc, largest) = components(&up, &ctx.collector.edges());
+    let mut live: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
+    {
+        let st = ctx.lock();
+        for slot in &st.slots {
+            let Some(node) = &slot.node else { continue };
+            for peer in node.switch.peers() {
+                for ch in peer.status().channels {
+                    let e = live.entry(ch.id).or_default();
+                    e.0 += ch.messages_sent;
+                    e.1 += ch.bytes_sent;
+                }
+            }
+        }
+    }
+    let sent = ctx.collector.sent_totals(&live);
+    Sample {
+        t: ctx.secs(),
+        up: running.len() as u32,
+        peers_min: totals.iter().copied().min().unwrap_or(0),
+        peers_mean: totals.iter().map(|&d| f64::from(d)).sum::<f64>() / n,
+        peers_max: totals.iter().copied().max().unwrap_or(0),
+        outbound_mean: running
+            .iter()
+            .map(|&i| f64::from(degrees[i].1))
+            .sum::<f64>()
+            / n,
+        inbound_mean: running
+            .iter()
+            .map(|&i| f64::from(degrees[i].0))
+            .sum::<f64>()
+            / n,
+        components: nc as u32,
+        largest_component: largest as u32,
+        bytes_sent: sent
+            .iter()
+            .map(|(ch, (_, b))| (channel_key(*ch), *b))
+            .collect(),
+        messages_sent: sent
+            .iter()
+            .map(|(ch, (m, _))| (channel_key(*ch), *m))
+            .collect(),
+        peers_per_node: if up.len() <= PER_NODE_SAMPLES_MAX {
+            (0..up.len()).map(|i| degrees[i].0 + degrees[i].1).collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
+    let s = &ctx.scenario;
+    let degrees = ctx.collector.degrees();
+    let up = ctx.collector.up();
+    let mut assertions = std::mem::take(&mut ctx.lock().assertions);
+    for a in &s.asserts {
+        if let Assertion::GossipCoverage {
+            gossip,
+            fraction,
+            within,
+        } = a
+        {
+            let w = s.gossip.iter().position(|g| &g.name == gossip).unwrap_or(0);
+            let median = ctx.collector.median_reach(w, *fraction);
+            assertions.push(AssertionResult {
+                description: format!(
+                    "gossip {gossip:?} reaches {:.0}% of nodes within {within}",
+                    fraction * 100.0
+                ),
+                passed: median.is_some_and(|m| m <= within.0),
+                detail: match median {
+                    Some(m) => format!("median time {:.1} ms", m.as_secs_f64() * 1000.0),
+                    None => "fewer than half of the messages got there".into(),
+                },
+            });
+        }
+    }
+    let st = ctx.lock();
+    let nodes: Vec<NodeFinal> = ctx
+        .plans
+        .iter()
+        .map(|p| {
+            let slot = &st.slots[p.index];
+            NodeFinal {
+                index: p.index as u32,
+                id: p.key.node_id().to_string(),
+                group: s.groups[p.group].name.clone(),
+                zone: loaded
+                    .latency
+                    .zones()
+                    .get(p.zone)
+                    .cloned()
+                    .unwrap_or_default(),
+                role: format!("{:?}", p.role).to_lowercase(),
+                up: up.get(p.index).copied().unwrap_or(false),
+                inbound: degrees.get(p.index).map_or(0, |d| d.0),
+                outbound: degrees.get(p.index).map_or(0, |d| d.1),
+                addrbook: slot
+                    .node
+                    .as_ref()
+                    .and_then(|n| n.pex.as_ref())
+                    .map_or(0, |r| r.with_book(|b| b.size())),
+            }
+        })
+        .collect();
+    let mut degree_histogram = BTreeMap::new();
+    for n in nodes.iter().filter(|n| n.up) {
+        *degree_histogram.entry(n.inbound + n.outbound).or_insert(0) += 1;
+    }
+    let gossip = s
+        .gossip
+        .iter()
+        .enumerate()
+        .map(|(w, g)| (g.name.clone(), ctx.collector.gossip_summary(w)))
+        .collect();
+    let seed = ctx.seed;
+    let event_hash = {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(ctx.world.event_hash().as_bytes());
+        h.update(ctx.collector.hash().as_bytes());
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    };
+    Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        header: Header {
+            scenario: loaded.name.clone(),
+            scenario_id: loaded.id.clone(),
+            seed,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            engine: "event".into(),
+            duration_s: s.duration.0.as_secs_f64(),
+            nodes: ctx.plans.len(),
+            wall_time_s: 0.0,
+            reproduce: String::new(),
+        },
+        event_hash,
+        samples: st.samples.clone(),
+        nodes,
+        degree_histogram,
+        edges: ctx.collector.edges(),
+        totals: ctx.collector.totals(),
+        gossip,
+        timeline: st.timeline.clone(),
+        assertions,
+    }
+}
