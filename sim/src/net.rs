@@ -81,9 +81,52 @@ struct Host {
     conns: BTreeSet<u64>,
 }
 
+/// Delivered, unread bytes as the chunks they arrived in.
+#[derive(Default)]
+struct RecvBuf {
+    chunks: VecDeque<Vec<u8>>,
+    /// Bytes of the front chunk already read.
+    offset: usize,
+}
+
+impl RecvBuf {
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn push(&mut self, chunk: Vec<u8>) {
+        if !chunk.is_empty() {
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.offset = 0;
+    }
+
+    /// Copies up to `out.len()` bytes out; returns the count.
+    fn read(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < out.len() {
+            let Some(front) = self.chunks.front() else { break };
+            let avail = &front[self.offset..];
+            let k = avail.len().min(out.len() - n);
+            out[n..n + k].copy_from_slice(&avail[..k]);
+            n += k;
+            self.offset += k;
+            if self.offset == front.len() {
+                self.chunks.pop_front();
+                self.offset = 0;
+            }
+        }
+        n
+    }
+}
+
 #[derive(Default)]
 struct Dir {
-    buf: VecDeque<u8>,
+    buf: RecvBuf,
     unread: usize,
     last_arrival: Instant,
     fin_sent: bool,
@@ -334,7 +377,7 @@ impl World {
             dir.stalled.push(chunk);
             return;
         }
-        dir.buf.extend(chunk);
+        dir.buf.push(chunk);
         if let Some(w) = dir.reader.take() {
             w.wake();
         }

@@ -113,11 +113,8 @@ impl AsyncRead for SimStream {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         };
         let dir = &mut c.dirs[1 - self.side];
-        if !dir.buf.is_empty() {
-            let n = out.len().min(dir.buf.len());
-            for (o, b) in out.iter_mut().zip(dir.buf.drain(..n)) {
-                *o = b;
-            }
+        if !dir.buf.is_empty() && !out.is_empty() {
+            let n = dir.buf.read(out);
             dir.unread = dir.unread.saturating_sub(n);
             if let Some(w) = dir.writer.take() {
                 w.wake();
