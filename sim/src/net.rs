@@ -109,7 +109,9 @@ impl RecvBuf {
     fn read(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
         while n < out.len() {
-            let Some(front) = self.chunks.front() else { break };
+            let Some(front) = self.chunks.front() else {
+                break;
+            };
             let avail = &front[self.offset..];
             let k = avail.len().min(out.len() - n);
             out[n..n + k].copy_from_slice(&avail[..k]);

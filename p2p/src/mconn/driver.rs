@@ -51,6 +51,10 @@ use crate::time::Instant;
 
 /// How long [`MConnHandle::send`] waits for room (`defaultSendTimeout`).
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read buffer size of an idle connection (it grows to `read_chunk_size` under load).
+const MIN_READ_CHUNK: usize = 2048;
+/// Write buffer capacity kept once everything is written.
+const IDLE_WRITE_CAPACITY: usize = 8192;
 /// Steps per poll before the task yields to the executor.
 const STEP_BUDGET: usize = 64;
 
@@ -285,8 +289,8 @@ where
         shared,
         clock,
         stream: Some(stream),
-        read_buf: vec![0; dcfg.read_chunk_size.max(1)],
-        out: Vec::with_capacity(dcfg.write_buffer_size),
+        read_buf: vec![0; dcfg.read_chunk_size.clamp(1, MIN_READ_CHUNK)],
+        out: Vec::new(),
         cfg: dcfg,
         tx,
         rx_gone: false,
@@ -399,6 +403,16 @@ where
                     let data = self.read_buf.get(..n).unwrap_or_default();
                     inner.core.handle_input(now, data).map_err(Err)?;
                     progress = true;
+                    // Grow under bulk traffic, shrink back when idle: idle
+                    // connections hold little memory.
+                    let len = self.read_buf.len();
+                    if n == len && len < self.cfg.read_chunk_size {
+                        self.read_buf
+                            .resize((len * 2).min(self.cfg.read_chunk_size), 0);
+                    } else if n < len / 8 && len > MIN_READ_CHUNK {
+                        self.read_buf.truncate(len / 2);
+                        self.read_buf.shrink_to_fit();
+                    }
                 }
                 Poll::Ready(Err(e)) => return Err(Err(e.into())),
                 Poll::Pending => {}
@@ -446,6 +460,9 @@ where
         }
         if self.out_pos == self.out.len() {
             self.out.clear();
+            if self.out.capacity() > IDLE_WRITE_CAPACITY {
+                self.out.shrink_to(IDLE_WRITE_CAPACITY);
+            }
             self.out_pos = 0;
             self.writing = false;
             if must_flush {
