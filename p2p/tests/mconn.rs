@@ -287,7 +287,18 @@ fn pong_cancels_the_timeout_and_pings_continue() {
     let mut c = core(MConnConfig::default(), &[]);
     c.handle_timeout(ms(60_000)).unwrap();
     assert_eq!(transmit_all(&mut c, ms(60_000)), PING_BYTES);
+    assert_eq!(c.status(ms(60_100)).last_ping_rtt, None);
     c.handle_input(ms(60_500), &PONG_BYTES).unwrap();
+    assert_eq!(
+        c.status(ms(60_500)).last_ping_rtt,
+        Some(Duration::from_millis(500))
+    );
+    // An unsolicited pong does not change the measurement.
+    c.handle_input(ms(61_000), &PONG_BYTES).unwrap();
+    assert_eq!(
+        c.status(ms(61_000)).last_ping_rtt,
+        Some(Duration::from_millis(500))
+    );
     c.handle_timeout(ms(105_000)).unwrap();
     c.handle_timeout(ms(119_999)).unwrap();
     assert_eq!(transmit_all(&mut c, ms(119_999)), Vec::<u8>::new());

@@ -106,6 +106,8 @@ pub struct ConnectionStatus {
     pub recv: FlowStatus,
     /// Channels in registration order.
     pub channels: Vec<ChannelStatus>,
+    /// Time from our last answered ping being written to its pong being read.
+    pub last_ping_rtt: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +140,9 @@ pub struct MConnection {
     pending_recv_bytes: usize,
     pong_pending: bool,
     ping_pending: bool,
+    /// When our outstanding ping was written, and the last measured round trip.
+    ping_sent_at: Option<Instant>,
+    last_rtt: Option<Duration>,
     next_ping: Instant,
     pong: PongTimer,
     reading_paused: bool,
@@ -178,6 +183,8 @@ impl MConnection {
             pending_recv_bytes: 0,
             pong_pending: false,
             ping_pending: false,
+            ping_sent_at: None,
+            last_rtt: None,
             next_ping: now + config.ping_interval,
             pong: PongTimer::Idle,
             reading_paused: false,
@@ -309,7 +316,7 @@ impl MConnection {
                 Ok(Some((pkt, used))) => {
                     self.in_pos += used;
                     self.recv_flow.record(now, used);
-                    if let Err(e) = self.dispatch(pkt) {
+                    if let Err(e) = self.dispatch(now, pkt) {
                         return Err(self.fail(e));
                     }
                 }
@@ -325,10 +332,15 @@ impl MConnection {
         Ok(())
     }
 
-    fn dispatch(&mut self, pkt: Packet) -> Result<(), MConnError> {
+    fn dispatch(&mut self, now: Instant, pkt: Packet) -> Result<(), MConnError> {
         match pkt {
             Packet::Ping => self.pong_pending = matches!(self.state, State::Open),
-            Packet::Pong => self.pong = PongTimer::Idle,
+            Packet::Pong => {
+                self.pong = PongTimer::Idle;
+                if let Some(sent) = self.ping_sent_at.take() {
+                    self.last_rtt = Some(now - sent);
+                }
+            }
             Packet::Msg(m) => {
                 let ch = self
                     .channels
@@ -401,6 +413,7 @@ impl MConnection {
                 }
                 if std::mem::take(&mut self.ping_pending) {
                     packet::encode_ping(out);
+                    self.ping_sent_at = Some(now);
                     self.send_flow.record(now, packet::PING_BYTES.len());
                     self.flush_now.get_or_insert(now);
                     self.pong = if self.reading_paused {
@@ -552,6 +565,7 @@ impl MConnection {
             send: self.send_flow.status(now),
             recv: self.recv_flow.status(now),
             channels: self.channels.iter().map(Channel::status).collect(),
+            last_ping_rtt: self.last_rtt,
         }
     }
 }
