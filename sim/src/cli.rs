@@ -1,6 +1,7 @@
 //! The clap command tree; each subcommand lives in its own module.
 
 mod keys;
+mod report;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,8 @@ enum Command {
     Keygen(keys::KeygenArgs),
     /// Print the node ID of a node_key.json (hex of SHA-256(pubkey)[..20]).
     Id(keys::IdArgs),
+    /// Re-draw a run's plots and index.html from its report.json, or compare two runs.
+    Report(report::ReportArgs),
 }
 
 /// An error that ends the program, with the exit code it maps to.
@@ -49,6 +52,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(a) => keys::keygen(&a),
         Command::Id(a) => keys::id(&a),
+        Command::Report(a) => report::report(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
