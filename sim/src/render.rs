@@ -8,6 +8,7 @@
 //! - `font`: the embedded DejaVu Sans, registered with plotters (no system fonts).
 //! - `theme`: colours, text sizes, number formatting, "no data" panels, the
 //!   fault timeline (intervals to shade on time axes).
+//! - `raster`: the PNG backend (plotters' bitmap backend with correct glyph placement).
 //! - `layout`: deterministic node positions for the topology picture.
 //! - `topology`: the peer graph (≤ [`AGGREGATE_ABOVE`] nodes) or the zone/role
 //!   matrix (larger runs).
@@ -22,6 +23,7 @@ mod dist;
 mod font;
 mod html;
 mod layout;
+mod raster;
 mod theme;
 mod topology;
 
@@ -75,9 +77,13 @@ pub enum RenderError {
 }
 
 /// Result of drawing on one backend.
-pub(crate) type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub(crate) type DrawResult<DB> =
+    Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-fn draw_err<E: std::error::Error + Send + Sync>(plot: &str, e: DrawingAreaErrorKind<E>) -> RenderError {
+fn draw_err<E: std::error::Error + Send + Sync>(
+    plot: &str,
+    e: DrawingAreaErrorKind<E>,
+) -> RenderError {
     RenderError::Draw {
         plot: plot.to_owned(),
         message: e.to_string(),
@@ -107,14 +113,15 @@ macro_rules! emit {
         let svg_path = $dir.join(format!("{name}.svg"));
         let mut text = String::new();
         {
-            let $area = SVGBackend::with_string(&mut text, $size).into_drawing_area();
+            let $area =
+                plotters::prelude::SVGBackend::with_string(&mut text, $size).into_drawing_area();
             $draw.map_err(|e| draw_err(name, e))?;
             $area.present().map_err(|e| draw_err(name, e))?;
         }
         write_file(&svg_path, text.as_bytes())?;
         let png_path = $dir.join(format!("{name}.png"));
         {
-            let $area = BitMapBackend::new(&png_path, $size).into_drawing_area();
+            let $area = $crate::render::raster::Raster::new(&png_path, $size).into_drawing_area();
             $draw.map_err(|e| draw_err(name, e))?;
             $area.present().map_err(|e| draw_err(name, e))?;
         }
@@ -138,13 +145,23 @@ pub fn render_run(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, RenderErr
         message,
     })?;
     let mut out = Vec::new();
-    emit!(out, dir, "topology", TOPOLOGY_SIZE, |a| topology::draw(&a, report));
+    emit!(out, dir, "topology", TOPOLOGY_SIZE, |a| topology::draw(
+        &a, report
+    ));
     emit!(out, dir, "degree", CHART_SIZE, |a| dist::degree(&a, report));
     emit!(out, dir, "peers", CHART_SIZE, |a| charts::peers(&a, report));
-    emit!(out, dir, "components", CHART_SIZE, |a| charts::components(&a, report));
-    emit!(out, dir, "throughput", CHART_SIZE, |a| charts::throughput(&a, report));
-    emit!(out, dir, "bandwidth", CHART_SIZE, |a| dist::bandwidth(&a, report));
-    emit!(out, dir, "propagation", CHART_SIZE, |a| dist::propagation(&a, report));
+    emit!(out, dir, "components", CHART_SIZE, |a| charts::components(
+        &a, report
+    ));
+    emit!(out, dir, "throughput", CHART_SIZE, |a| charts::throughput(
+        &a, report
+    ));
+    emit!(out, dir, "bandwidth", CHART_SIZE, |a| dist::bandwidth(
+        &a, report
+    ));
+    emit!(out, dir, "propagation", CHART_SIZE, |a| dist::propagation(
+        &a, report
+    ));
     let index = dir.join("index.html");
     write_file(&index, html::index(report).as_bytes())?;
     out.push(index);

@@ -19,7 +19,10 @@ const ZONES: [&str; 4] = ["N_Virginia", "London", "Tokyo", "Frankfurt"];
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: u64) -> u64 {
@@ -76,7 +79,14 @@ fn synthetic(n: usize, seed: u64) -> Report {
         *degree_histogram.entry(*d).or_insert(0) += 1;
     }
     let mean_deg = 2.0 * edges.len() as f64 / n.max(1) as f64;
-    let channels = [("0x00", 300u64), ("0x20", 2_000), ("0x22", 5_000), ("0x30", 8_000), ("0x70", 20_000)];
+    let channels = [
+        ("0x00", 300u64),
+        ("0x20", 2_000),
+        ("0x22", 5_000),
+        ("0x30", 8_000),
+        ("0x70", 20_000),
+    ];
+    let mut sent: BTreeMap<String, u64> = BTreeMap::new();
     let samples: Vec<Sample> = (1..=60)
         .map(|t| {
             let tf = f64::from(t);
@@ -91,12 +101,30 @@ fn synthetic(n: usize, seed: u64) -> Report {
                 outbound_mean: ramp * mean_deg / 2.0,
                 inbound_mean: ramp * mean_deg / 2.0,
                 components: if split { 2 } else { 1 },
-                largest_component: if split { (n as u32).div_ceil(2) } else { n as u32 },
-                bytes_sent: channels
+                largest_component: if split {
+                    (n as u32).div_ceil(2)
+                } else {
+                    n as u32
+                },
+                bytes_sent: {
+                    for (c, rate) in channels {
+                        // Half the traffic during the partition, a burst when it heals.
+                        let factor = if split {
+                            1
+                        } else if t == 35 {
+                            6
+                        } else {
+                            2
+                        };
+                        *sent.entry(c.to_owned()).or_default() +=
+                            rate * n as u64 * factor + rng.below(rate);
+                    }
+                    sent.clone()
+                },
+                messages_sent: channels
                     .iter()
-                    .map(|(c, rate)| ((*c).to_owned(), rate * n as u64 * t as u64 * if split { 1 } else { 2 }))
+                    .map(|(c, _)| ((*c).to_owned(), n as u64 * t as u64))
                     .collect(),
-                messages_sent: channels.iter().map(|(c, _)| ((*c).to_owned(), n as u64 * t as u64)).collect(),
                 peers_per_node: Vec::new(),
             }
         })
@@ -110,7 +138,10 @@ fn synthetic(n: usize, seed: u64) -> Report {
             .map(|(k, &fraction)| {
                 let got = messages - k as u64 * 10;
                 let mut times: Vec<f64> = (0..got)
-                    .map(|_| base * (1.0 + k as f64 * 0.6) + rng.below(1000) as f64 / 10.0 * (1.0 + k as f64))
+                    .map(|_| {
+                        base * (1.0 + k as f64 * 0.6)
+                            + rng.below(1000) as f64 / 10.0 * (1.0 + k as f64)
+                    })
                     .collect();
                 times.sort_by(f64::total_cmp);
                 ReachStat {
@@ -159,7 +190,10 @@ fn synthetic(n: usize, seed: u64) -> Report {
             inbound_rejected: 3,
             peers_added: 10 * n as u64,
             peers_removed: 2 * n as u64,
-            removal_reasons: BTreeMap::from([("pong timeout".to_owned(), 5), ("peer closed".to_owned(), 7)]),
+            removal_reasons: BTreeMap::from([
+                ("pong timeout".to_owned(), 5),
+                ("peer closed".to_owned(), 7),
+            ]),
         },
         gossip,
         timeline: vec![
@@ -194,10 +228,24 @@ fn out_dir(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     (tmp, dir)
 }
 
+/// Runs `f` and measures its wall time (these tests bound and print how long
+/// rendering takes; nothing simulated reads this clock).
+#[allow(clippy::disallowed_methods)]
+fn timed<T>(f: impl FnOnce() -> T) -> (T, std::time::Duration) {
+    let t0 = Instant::now();
+    let out = f();
+    (out, t0.elapsed())
+}
+
 /// (width, height) from a PNG's IHDR.
 fn png_size(path: &Path) -> (u32, u32) {
     let b = std::fs::read(path).unwrap();
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
     let w = u32::from_be_bytes(b[16..20].try_into().unwrap());
     let h = u32::from_be_bytes(b[20..24].try_into().unwrap());
     (w, h)
@@ -218,16 +266,28 @@ fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
 fn check_page(page: &Path) {
     let dir = page.parent().unwrap();
     let html = std::fs::read_to_string(page).unwrap();
-    assert!(!html.contains("http://") && !html.contains("https://"), "network reference in {}", page.display());
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "network reference in {}",
+        page.display()
+    );
     assert!(!html.contains("<script"), "scripts in {}", page.display());
-    let refs: Vec<&str> = attr_values(&html, "src").into_iter().chain(attr_values(&html, "href")).collect();
+    let refs: Vec<&str> = attr_values(&html, "src")
+        .into_iter()
+        .chain(attr_values(&html, "href"))
+        .collect();
     assert!(refs.len() >= 7, "too few references: {refs:?}");
     for r in refs {
         if r.starts_with('#') {
             continue;
         }
         let f = dir.join(r);
-        assert!(f.is_file(), "{} references missing {}", page.display(), f.display());
+        assert!(
+            f.is_file(),
+            "{} references missing {}",
+            page.display(),
+            f.display()
+        );
     }
 }
 
@@ -248,12 +308,26 @@ fn check_run(dir: &Path, written: &[std::path::PathBuf]) {
         let svg = dir.join(format!("{name}.svg"));
         let png = dir.join(format!("{name}.png"));
         let text = std::fs::read_to_string(&svg).unwrap();
-        assert!(text.starts_with("<svg") || text.starts_with("<?xml"), "{name}.svg starts {:?}", &text[..20]);
-        assert!(text.trim_end().ends_with("</svg>"), "{name}.svg is not closed");
+        assert!(
+            text.starts_with("<svg") || text.starts_with("<?xml"),
+            "{name}.svg starts {:?}",
+            &text[..20]
+        );
+        assert!(
+            text.trim_end().ends_with("</svg>"),
+            "{name}.svg is not closed"
+        );
         assert!(text.contains(title), "{name}.svg lacks its title {title:?}");
-        let want = if name == "topology" { TOPOLOGY_SIZE } else { CHART_SIZE };
+        let want = if name == "topology" {
+            TOPOLOGY_SIZE
+        } else {
+            CHART_SIZE
+        };
         assert_eq!(png_size(&png), want, "{name}.png");
-        assert!(std::fs::metadata(&png).unwrap().len() > 2000, "{name}.png is nearly empty");
+        assert!(
+            std::fs::metadata(&png).unwrap().len() > 2000,
+            "{name}.png is nearly empty"
+        );
     }
     check_page(&dir.join("index.html"));
 }
@@ -263,9 +337,8 @@ fn fifty_nodes_render_every_view() {
     let (_tmp, dir) = out_dir("n50");
     let r = synthetic(50, 1);
     r.write(&dir).unwrap();
-    let t0 = Instant::now();
-    let written = render::render_run(&r, &dir).unwrap();
-    println!("50 nodes rendered in {:?}", t0.elapsed());
+    let (written, took) = timed(|| render::render_run(&r, &dir).unwrap());
+    println!("50 nodes rendered in {took:?}");
     check_run(&dir, &written);
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     for needle in [
@@ -286,6 +359,20 @@ fn fifty_nodes_render_every_view() {
 fn three_node_line_renders() {
     let (_tmp, dir) = out_dir("n3");
     let r = synthetic(3, 2);
+    r.write(&dir).unwrap();
+    let written = render::render_run(&r, &dir).unwrap();
+    check_run(&dir, &written);
+}
+
+#[test]
+fn partitioned_single_zone_run_renders() {
+    let (_tmp, dir) = out_dir("split");
+    let mut r = synthetic(60, 6);
+    for nd in &mut r.nodes {
+        nd.zone = "Ireland".into();
+    }
+    // Two halves that never connect: edges only within each half.
+    r.edges.retain(|&(a, b)| (a < 30) == (b < 30));
     r.write(&dir).unwrap();
     let written = render::render_run(&r, &dir).unwrap();
     check_run(&dir, &written);
@@ -313,14 +400,22 @@ fn ten_thousand_nodes_aggregate_in_bounded_time() {
     let (_tmp, dir) = out_dir("n10000");
     let r = synthetic(10_000, 4);
     r.write(&dir).unwrap();
-    let t0 = Instant::now();
-    let written = render::render_run(&r, &dir).unwrap();
-    let took = t0.elapsed();
-    println!("10,000 nodes / {} edges rendered in {took:?}", r.edges.len());
+    let (written, took) = timed(|| render::render_run(&r, &dir).unwrap());
+    println!(
+        "10,000 nodes / {} edges rendered in {took:?}",
+        r.edges.len()
+    );
     check_run(&dir, &written);
     let topo = std::fs::read_to_string(dir.join("topology.svg")).unwrap();
-    assert!(topo.contains("aggregated"), "the 10,000-node topology is not aggregated");
-    assert!(topo.len() < 200_000, "aggregated topology.svg is {} bytes", topo.len());
+    assert!(
+        topo.contains("aggregated"),
+        "the 10,000-node topology is not aggregated"
+    );
+    assert!(
+        topo.len() < 200_000,
+        "aggregated topology.svg is {} bytes",
+        topo.len()
+    );
     assert!(took.as_secs() < 120, "rendering took {took:?}");
 }
 
@@ -334,7 +429,7 @@ fn compare_two_runs() {
     assert!(html.contains("final mean peers"));
     assert!(html.contains("gossip tx: 90% reach p50"));
     // nodes: 50 -> 40
-    assert!(html.contains("<td>nodes</td><td class=\"num\">50</td><td class=\"num\">40</td><td class=\"num\">−10</td><td class=\"num\">-20.0%</td>"), "{html}");
+    assert!(html.contains("<td>nodes</td><td class=\"num\">50</td><td class=\"num\">40</td><td class=\"num\">−10</td><td class=\"num\"><b>−20.0%</b></td>"), "{html}");
     check_page(&index);
     for name in ["compare_peers", "compare_propagation"] {
         assert_eq!(png_size(&dir.join(format!("{name}.png"))), CHART_SIZE);
@@ -351,7 +446,10 @@ fn reports_without_per_node_bytes_still_load() {
         o.remove("bytes_received");
     }
     let back = Report::from_json(&v.to_string()).unwrap();
-    assert!(back.nodes.iter().all(|n| n.bytes_sent == 0 && n.bytes_received == 0));
+    assert!(back
+        .nodes
+        .iter()
+        .all(|n| n.bytes_sent == 0 && n.bytes_received == 0));
     let tmp = tempfile::tempdir().unwrap();
     render::render_run(&back, tmp.path()).unwrap();
     let bw = std::fs::read_to_string(tmp.path().join("bandwidth.svg")).unwrap();
@@ -359,7 +457,10 @@ fn reports_without_per_node_bytes_still_load() {
 }
 
 fn cometnet(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cometnet")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_cometnet"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -368,8 +469,16 @@ fn cli_report_rerenders_and_rejects_bad_input() {
     let run = tmp.path().join("run-s1");
     synthetic(20, 1).write(&run).unwrap();
     let out = cometnet(&["report".as_ref(), run.as_os_str()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), run.join("index.html").display().to_string());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        run.join("index.html").display().to_string()
+    );
     check_page(&run.join("index.html"));
 
     let missing = cometnet(&["report".as_ref(), tmp.path().join("nope").as_os_str()]);
@@ -385,6 +494,14 @@ fn cli_report_rerenders_and_rejects_bad_input() {
 
     let none = cometnet(&["report".as_ref()]);
     assert_eq!(none.status.code(), Some(2));
+
+    let out_without_compare = cometnet(&[
+        "report".as_ref(),
+        run.as_os_str(),
+        "--out".as_ref(),
+        bad.as_os_str(),
+    ]);
+    assert_eq!(out_without_compare.status.code(), Some(2));
 }
 
 #[test]
@@ -393,13 +510,33 @@ fn cli_compare_writes_next_to_run_a() {
     let (a, b) = (tmp.path().join("x-s1"), tmp.path().join("x-s2"));
     synthetic(10, 1).write(&a).unwrap();
     synthetic(10, 2).write(&b).unwrap();
-    let out = cometnet(&["report".as_ref(), "--compare".as_ref(), a.as_os_str(), b.join("report.json").as_os_str()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cometnet(&[
+        "report".as_ref(),
+        "--compare".as_ref(),
+        a.as_os_str(),
+        b.join("report.json").as_os_str(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let page = tmp.path().join("compare-x-s1-vs-x-s2").join("index.html");
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), page.display().to_string());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        page.display().to_string()
+    );
     check_page(&page);
     let dest = tmp.path().join("elsewhere");
-    let out = cometnet(&["report".as_ref(), "--compare".as_ref(), a.as_os_str(), b.as_os_str(), "--out".as_ref(), dest.as_os_str()]);
+    let out = cometnet(&[
+        "report".as_ref(),
+        "--compare".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+        "--out".as_ref(),
+        dest.as_os_str(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     assert!(dest.join("index.html").is_file());
 }

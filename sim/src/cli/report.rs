@@ -19,7 +19,7 @@ pub struct ReportArgs {
     #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], conflicts_with = "run_dir")]
     compare: Option<Vec<PathBuf>>,
     /// Where to write the comparison (default: `compare-<A>-vs-<B>` next to RUN_A).
-    #[arg(long, requires = "compare")]
+    #[arg(long)]
     out: Option<PathBuf>,
 }
 
@@ -35,9 +35,11 @@ fn report_path(p: &Path) -> PathBuf {
 /// Reads and checks a report; every problem with the file is bad input (exit 2).
 pub fn load(p: &Path) -> Result<Report, CliError> {
     let path = report_path(p);
-    let text = std::fs::read_to_string(&path).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
-    let report =
-        Report::from_json(&text).map_err(|e| CliError::Input(format!("{}: not a valid report.json: {e}", path.display())))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+    let report = Report::from_json(&text).map_err(|e| {
+        CliError::Input(format!("{}: not a valid report.json: {e}", path.display()))
+    })?;
     if report.schema_version > SCHEMA_VERSION {
         return Err(CliError::Input(format!(
             "{}: schema version {} is newer than this cometnet understands ({SCHEMA_VERSION})",
@@ -76,17 +78,32 @@ pub fn report(a: &ReportArgs) -> Result<(), CliError> {
             let (x, y) = (load(ra)?, load(rb)?);
             let out = a.out.clone().unwrap_or_else(|| {
                 let base = run_dir(ra);
-                let parent = base.parent().map_or_else(|| PathBuf::from("."), Path::to_owned);
+                let parent = base
+                    .parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_owned);
                 parent.join(format!("compare-{}-vs-{}", name_of(ra), name_of(rb)))
             });
             render::compare(&x, &y, &out).map_err(failed)?
         }
+        (Some(_), None) if a.out.is_some() => {
+            return Err(CliError::Input(
+                "--out only applies to --compare (a run is re-rendered in its own directory)"
+                    .into(),
+            ))
+        }
         (Some(dir), None) => {
             let r = load(dir)?;
             let files = render::render_run(&r, &run_dir(dir)).map_err(failed)?;
-            files.last().cloned().unwrap_or_else(|| run_dir(dir).join("index.html"))
+            files
+                .last()
+                .cloned()
+                .unwrap_or_else(|| run_dir(dir).join("index.html"))
         }
-        (None, None) => return Err(CliError::Input("give a run directory or --compare RUN_A RUN_B".into())),
+        (None, None) => {
+            return Err(CliError::Input(
+                "give a run directory or --compare RUN_A RUN_B".into(),
+            ))
+        }
     };
     println!("{}", index.display());
     Ok(())

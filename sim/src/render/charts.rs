@@ -8,8 +8,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::theme::{
-    byte_unit, channel_color, channel_name, draw_faults, fault_keys, faults, header, no_data, time_end, time_mesh,
-    Key, TimeChart, PALETTE,
+    byte_unit, channel_color, channel_name, draw_faults, fault_keys, faults, header, no_data,
+    time_end, time_mesh, time_mesh_ticks, Key, TimeChart, PALETTE,
 };
 use super::DrawResult;
 use crate::report::Report;
@@ -34,7 +34,10 @@ fn build<'a, DB: DrawingBackend>(
 }
 
 /// Peers per running node: min–max band, mean, mean outbound and inbound.
-pub(crate) fn peers<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult<DB> {
+pub(crate) fn peers<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+) -> DrawResult<DB> {
     super::clear(area)?;
     let title = "Peers per running node over time";
     if r.samples.is_empty() {
@@ -55,13 +58,37 @@ pub(crate) fn peers<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Repor
     let body = header(area, title, &keys)?;
     let mut chart = build(&body, end, ymax, true)?;
     time_mesh(&mut chart, "peers (connections per node)", true)?;
-    draw_faults(&mut chart, &f, (0.0, ymax), f.marks.len() <= NUMBERED_EVENTS)?;
-    let mut pts: Vec<(f64, f64)> = r.samples.iter().map(|s| (s.t, f64::from(s.peers_max))).collect();
-    pts.extend(r.samples.iter().rev().map(|s| (s.t, f64::from(s.peers_min))));
+    draw_faults(
+        &mut chart,
+        &f,
+        (0.0, ymax),
+        f.marks.len() <= NUMBERED_EVENTS,
+    )?;
+    let mut pts: Vec<(f64, f64)> = r
+        .samples
+        .iter()
+        .map(|s| (s.t, f64::from(s.peers_max)))
+        .collect();
+    pts.extend(
+        r.samples
+            .iter()
+            .rev()
+            .map(|s| (s.t, f64::from(s.peers_min))),
+    );
     chart.draw_series(std::iter::once(Polygon::new(pts, band.mix(0.2).filled())))?;
     let thin = |c: RGBColor| ShapeStyle::from(c).stroke_width(2);
-    chart.draw_series(DashedLineSeries::new(r.samples.iter().map(|s| (s.t, s.outbound_mean)), 8, 5, thin(out)))?;
-    chart.draw_series(DashedLineSeries::new(r.samples.iter().map(|s| (s.t, s.inbound_mean)), 8, 5, thin(inb)))?;
+    chart.draw_series(DashedLineSeries::new(
+        r.samples.iter().map(|s| (s.t, s.outbound_mean)),
+        8,
+        5,
+        thin(out),
+    ))?;
+    chart.draw_series(DashedLineSeries::new(
+        r.samples.iter().map(|s| (s.t, s.inbound_mean)),
+        8,
+        5,
+        thin(inb),
+    ))?;
     chart.draw_series(LineSeries::new(
         r.samples.iter().map(|s| (s.t, s.peers_mean)),
         ShapeStyle::from(mean).stroke_width(3),
@@ -70,7 +97,10 @@ pub(crate) fn peers<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Repor
 }
 
 /// Connected components (top) and the largest component against nodes up (bottom).
-pub(crate) fn components<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult<DB> {
+pub(crate) fn components<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+) -> DrawResult<DB> {
     super::clear(area)?;
     let title = "Connected components over time";
     if r.samples.is_empty() {
@@ -91,7 +121,12 @@ pub(crate) fn components<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &
     let cmax = r.samples.iter().map(|s| s.components).max().unwrap_or(0);
     let cy = (f64::from(cmax) * 1.15).max(2.0) + 0.5;
     let mut c1 = build(&upper, end, cy, false)?;
-    time_mesh(&mut c1, "components", false)?;
+    time_mesh_ticks(
+        &mut c1,
+        "components",
+        false,
+        Some((cmax as usize + 2).min(8)),
+    )?;
     draw_faults(&mut c1, &f, (0.0, cy), f.marks.len() <= NUMBERED_EVENTS)?;
     let step = |v: Vec<(f64, f64)>| {
         // Hold each value until the next sample: counts change in steps.
@@ -105,23 +140,38 @@ pub(crate) fn components<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &
         out
     };
     c1.draw_series(LineSeries::new(
-        step(r.samples.iter().map(|s| (s.t, f64::from(s.components))).collect()),
+        step(
+            r.samples
+                .iter()
+                .map(|s| (s.t, f64::from(s.components)))
+                .collect(),
+        ),
         ShapeStyle::from(comp).stroke_width(3),
     ))?;
-    let nmax = r.samples.iter().map(|s| s.up.max(s.largest_component)).max().unwrap_or(0);
+    let nmax = r
+        .samples
+        .iter()
+        .map(|s| s.up.max(s.largest_component))
+        .max()
+        .unwrap_or(0);
     let ny = (f64::from(nmax) * 1.1).max(1.0);
     let mut c2 = build(&lower, end, ny, true)?;
     time_mesh(&mut c2, "nodes", true)?;
     draw_faults(&mut c2, &f, (0.0, ny), false)?;
+    c2.draw_series(LineSeries::new(
+        step(
+            r.samples
+                .iter()
+                .map(|s| (s.t, f64::from(s.largest_component)))
+                .collect(),
+        ),
+        ShapeStyle::from(largest).stroke_width(3),
+    ))?;
     c2.draw_series(DashedLineSeries::new(
         step(r.samples.iter().map(|s| (s.t, f64::from(s.up))).collect()),
         8,
         5,
         ShapeStyle::from(up).stroke_width(2),
-    ))?;
-    c2.draw_series(LineSeries::new(
-        step(r.samples.iter().map(|s| (s.t, f64::from(s.largest_component))).collect()),
-        ShapeStyle::from(largest).stroke_width(3),
     ))?;
     Ok(())
 }
@@ -131,7 +181,8 @@ pub(crate) fn components<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &
 /// carried a byte are left out; a counter that went down counts as 0.
 pub(crate) fn channel_rates(r: &Report) -> BTreeMap<String, Vec<(f64, f64)>> {
     let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    let keys: std::collections::BTreeSet<&String> = r.samples.iter().flat_map(|s| s.bytes_sent.keys()).collect();
+    let keys: std::collections::BTreeSet<&String> =
+        r.samples.iter().flat_map(|s| s.bytes_sent.keys()).collect();
     for key in keys {
         let mut prev = (0.0f64, 0u64);
         let mut series = Vec::new();
@@ -154,7 +205,10 @@ pub(crate) fn channel_rates(r: &Report) -> BTreeMap<String, Vec<(f64, f64)>> {
 }
 
 /// Per-channel throughput over time (all nodes' sends together).
-pub(crate) fn throughput<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult<DB> {
+pub(crate) fn throughput<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+) -> DrawResult<DB> {
     super::clear(area)?;
     let title = "Throughput per channel over time (all nodes, sent)";
     let rates = channel_rates(r);
@@ -174,7 +228,12 @@ pub(crate) fn throughput<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &
     let body = header(area, title, &keys)?;
     let mut chart = build(&body, end, ymax, true)?;
     time_mesh(&mut chart, &format!("throughput ({unit}/s)"), true)?;
-    draw_faults(&mut chart, &f, (0.0, ymax), f.marks.len() <= NUMBERED_EVENTS)?;
+    draw_faults(
+        &mut chart,
+        &f,
+        (0.0, ymax),
+        f.marks.len() <= NUMBERED_EVENTS,
+    )?;
     for (k, series) in &rates {
         chart.draw_series(LineSeries::new(
             series.iter().map(|&(t, v)| (t, v / div)),

@@ -7,7 +7,10 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::theme::{byte_unit, fmt_bytes, fmt_num, header, no_data, text, Key, AXIS_PX, PALETTE, TICK_PX};
+use super::theme::{
+    byte_unit, fmt_bytes, fmt_num, fmt_tick, header, no_data, plural, text, Key, AXIS_PX, PALETTE,
+    TICK_PX,
+};
 use super::DrawResult;
 use crate::report::Report;
 
@@ -16,7 +19,10 @@ fn mesh_colors() -> (RGBColor, RGBColor) {
 }
 
 /// Histogram of peers per node at the end of the run.
-pub(crate) fn degree<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult<DB> {
+pub(crate) fn degree<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+) -> DrawResult<DB> {
     super::clear(area)?;
     let title = "Degree distribution at the end of the run";
     let total: u64 = r.degree_histogram.values().map(|&c| u64::from(c)).sum();
@@ -25,12 +31,20 @@ pub(crate) fn degree<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Repo
     }
     let dmax = r.degree_histogram.keys().copied().max().unwrap_or(0);
     let cmax = r.degree_histogram.values().copied().max().unwrap_or(0);
-    let sum: u64 = r.degree_histogram.iter().map(|(&d, &c)| u64::from(d) * u64::from(c)).sum();
+    let sum: u64 = r
+        .degree_histogram
+        .iter()
+        .map(|(&d, &c)| u64::from(d) * u64::from(c))
+        .sum();
     let mean = sum as f64 / total as f64;
     let color = PALETTE[0];
     let keys = [(
         Key::Fill(color.mix(0.85)),
-        format!("nodes with that many peers ({total} nodes, mean {} peers)", fmt_num(mean)),
+        format!(
+            "nodes with that many peers ({}, mean {} peers)",
+            plural(total, "node"),
+            fmt_num(mean)
+        ),
     )];
     let body = header(area, title, &keys)?;
     let ymax = (f64::from(cmax) * 1.1).ceil().max(1.0) as u32;
@@ -40,7 +54,7 @@ pub(crate) fn degree<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Repo
         .margin_bottom(8)
         .x_label_area_size(56)
         .y_label_area_size(84)
-        .build_cartesian_2d((0u32..dmax + 1).into_segmented(), 0u32..ymax)?;
+        .build_cartesian_2d((0u32..dmax).into_segmented(), 0u32..ymax)?;
     let xfmt = |v: &SegmentValue<u32>| match v {
         SegmentValue::CenterOf(x) | SegmentValue::Exact(x) => x.to_string(),
         SegmentValue::Last => String::new(),
@@ -97,7 +111,7 @@ fn cdf_chart<'a, DB: DrawingBackend>(
         .x_label_area_size(56)
         .y_label_area_size(84)
         .build_cartesian_2d(0.0..xmax, 0.0..1.02)?;
-    let fmt = |v: &f64| fmt_num(*v);
+    let fmt = |v: &f64| fmt_tick(*v);
     let pct = |v: &f64| format!("{:.0}%", v * 100.0);
     let (bold_c, light_c) = mesh_colors();
     chart
@@ -108,6 +122,7 @@ fn cdf_chart<'a, DB: DrawingBackend>(
         .label_style(text(TICK_PX))
         .bold_line_style(bold_c)
         .light_line_style(light_c)
+        .max_light_lines(1)
         .x_label_formatter(&fmt)
         .y_label_formatter(&pct)
         .draw()?;
@@ -115,18 +130,27 @@ fn cdf_chart<'a, DB: DrawingBackend>(
 }
 
 /// CDF over nodes of the mean bytes/s each node sent and received during the run.
-pub(crate) fn bandwidth<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult<DB> {
+pub(crate) fn bandwidth<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+) -> DrawResult<DB> {
     super::clear(area)?;
     let title = "Per-node bandwidth (mean over the run)";
     let dur = r.header.duration_s.max(1e-9);
     let mut sent: Vec<f64> = r.nodes.iter().map(|n| n.bytes_sent as f64 / dur).collect();
-    let mut recv: Vec<f64> = r.nodes.iter().map(|n| n.bytes_received as f64 / dur).collect();
+    let mut recv: Vec<f64> = r
+        .nodes
+        .iter()
+        .map(|n| n.bytes_received as f64 / dur)
+        .collect();
     let max = sent.iter().chain(&recv).copied().fold(0.0, f64::max);
     if max <= 0.0 {
         return no_data(area, title, "the report has no per-node byte counts");
     }
     let (div, unit) = byte_unit(max);
-    sent.iter_mut().chain(recv.iter_mut()).for_each(|v| *v /= div);
+    sent.iter_mut()
+        .chain(recv.iter_mut())
+        .for_each(|v| *v /= div);
     let n = r.nodes.len();
     let (cs, cr) = (PALETTE[1], PALETTE[0]);
     let sent_pts = cdf_points(&mut sent, n);
@@ -138,18 +162,33 @@ pub(crate) fn bandwidth<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &R
             fmt_bytes(v.last().copied().unwrap_or(0.0) * div)
         )
     };
-    let keys = [(Key::Line(cs), label("sent", &sent)), (Key::Line(cr), label("received", &recv))];
+    let keys = [
+        (Key::Line(cs), label("sent", &sent)),
+        (Key::Line(cr), label("received", &recv)),
+    ];
     let body = header(area, title, &keys)?;
-    let mut chart = cdf_chart(&body, max / div * 1.05, &format!("mean rate per node ({unit}/s)"), "nodes at or below (CDF)")?;
-    chart.draw_series(LineSeries::new(recv_pts, ShapeStyle::from(cr).stroke_width(3)))?;
-    chart.draw_series(LineSeries::new(sent_pts, ShapeStyle::from(cs).stroke_width(2)))?;
+    let mut chart = cdf_chart(
+        &body,
+        max / div * 1.05,
+        &format!("mean rate per node ({unit}/s)"),
+        "nodes at or below (CDF)",
+    )?;
+    chart.draw_series(LineSeries::new(
+        recv_pts,
+        ShapeStyle::from(cr).stroke_width(3),
+    ))?;
+    chart.draw_series(LineSeries::new(
+        sent_pts,
+        ShapeStyle::from(cs).stroke_width(2),
+    ))?;
     Ok(())
 }
 
-/// Colour of a reach level's curve (by workload when there are several).
-fn reach_color(workload: usize, level: usize, workloads: usize) -> RGBColor {
+/// Colour of a reach level's curve: by level for the first two workloads
+/// (the second one dashed), by workload and level after that.
+fn reach_color(workload: usize, level: usize) -> RGBColor {
     const BY_LEVEL: [usize; 4] = [2, 0, 1, 3];
-    if workloads == 1 {
+    if workload < 2 {
         PALETTE[BY_LEVEL[level % 4]]
     } else {
         PALETTE[(workload * 4 + level) % PALETTE.len()]
@@ -157,7 +196,10 @@ fn reach_color(workload: usize, level: usize, workloads: usize) -> RGBColor {
 }
 
 /// CDF over messages of the time to reach each fraction of the running nodes.
-pub(crate) fn propagation<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult<DB> {
+pub(crate) fn propagation<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+) -> DrawResult<DB> {
     super::clear(area)?;
     let title = "Gossip propagation: time for a message to reach a share of the nodes";
     let xmax = r
@@ -165,8 +207,15 @@ pub(crate) fn propagation<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: 
         .values()
         .flat_map(|g| g.reach.iter().flat_map(|s| s.times_ms.iter().copied()))
         .fold(0.0, f64::max);
-    if r.gossip.values().all(|g| g.reach.iter().all(|s| s.times_ms.is_empty())) {
-        return no_data(area, title, "no gossip message reached its targets in this run");
+    if r.gossip
+        .values()
+        .all(|g| g.reach.iter().all(|s| s.times_ms.is_empty()))
+    {
+        return no_data(
+            area,
+            title,
+            "no gossip message reached its targets in this run",
+        );
     }
     let many = r.gossip.len();
     let mut keys = Vec::new();
@@ -176,19 +225,40 @@ pub(crate) fn propagation<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: 
             if s.times_ms.is_empty() {
                 continue;
             }
-            let c = reach_color(wi, li, many);
-            let who = if many > 1 { format!("{name}: ") } else { String::new() };
-            let p50 = s.p50_ms.map_or("–".to_owned(), |v| format!("{} ms", fmt_num(v)));
-            keys.push((Key::Line(c), format!("{who}{:.0}% of nodes (p50 {p50})", s.fraction * 100.0)));
+            let c = reach_color(wi, li);
+            let dashed = wi == 1;
+            let who = if many > 1 {
+                format!("{name}: ")
+            } else {
+                String::new()
+            };
+            let p50 = s
+                .p50_ms
+                .map_or("–".to_owned(), |v| format!("{} ms", fmt_num(v)));
+            let key = if dashed { Key::Dashed(c) } else { Key::Line(c) };
+            keys.push((
+                key,
+                format!("{who}{:.0}% of nodes (p50 {p50})", s.fraction * 100.0),
+            ));
             let mut times = s.times_ms.clone();
             let total = usize::try_from(g.messages).unwrap_or(usize::MAX);
-            curves.push((c, cdf_points(&mut times, total)));
+            curves.push((c, dashed, cdf_points(&mut times, total)));
         }
     }
     let body = header(area, title, &keys)?;
-    let mut chart = cdf_chart(&body, (xmax * 1.05).max(1.0), "time since publication (ms)", "messages that got there (CDF)")?;
-    for (c, pts) in curves {
-        chart.draw_series(LineSeries::new(pts, ShapeStyle::from(c).stroke_width(2)))?;
+    let mut chart = cdf_chart(
+        &body,
+        (xmax * 1.05).max(1.0),
+        "time since publication (ms)",
+        "messages that got there (CDF)",
+    )?;
+    for (c, dashed, pts) in curves {
+        let style = ShapeStyle::from(c).stroke_width(2);
+        if dashed {
+            chart.draw_series(DashedLineSeries::new(pts, 8, 5, style))?;
+        } else {
+            chart.draw_series(LineSeries::new(pts, style))?;
+        }
     }
     Ok(())
 }
@@ -201,12 +271,22 @@ mod tests {
     fn cdf_counts_messages_that_never_arrived() {
         let mut v = vec![30.0, 10.0];
         let pts = cdf_points(&mut v, 4);
-        assert_eq!(pts, vec![(10.0, 0.0), (10.0, 0.0), (10.0, 0.25), (30.0, 0.25), (30.0, 0.5)]);
+        assert_eq!(
+            pts,
+            vec![
+                (10.0, 0.0),
+                (10.0, 0.0),
+                (10.0, 0.25),
+                (30.0, 0.25),
+                (30.0, 0.5)
+            ]
+        );
     }
 
     #[test]
     fn colours_by_level_for_one_workload() {
-        assert_eq!(reach_color(0, 0, 1), PALETTE[2]);
-        assert_ne!(reach_color(0, 0, 2), reach_color(1, 0, 2));
+        assert_eq!(reach_color(0, 0), PALETTE[2]);
+        assert_eq!(reach_color(1, 0), PALETTE[2]);
+        assert_ne!(reach_color(2, 0), reach_color(0, 0));
     }
 }

@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use ab_glyph::FontRef;
 use plotters::style::{register_font, FontStyle};
 
 /// The family name plots ask for (SVG viewers use their own sans-serif).
@@ -21,12 +22,31 @@ pub(crate) fn ensure() -> Result<(), String> {
                 (FontStyle::Bold, dejavu::sans::bold()),
             ];
             for (style, bytes) in fonts {
-                register_font(FAMILY, style, bytes)
-                    .map_err(|_| format!("embedded DejaVu Sans ({}) is not a valid font", style.as_str()))?;
+                register_font(FAMILY, style, bytes).map_err(|_| {
+                    format!(
+                        "embedded DejaVu Sans ({}) is not a valid font",
+                        style.as_str()
+                    )
+                })?;
             }
             Ok(())
         })
         .clone()
+}
+
+/// The embedded face for a style (bold or regular), for the PNG text
+/// renderer; `None` only if the embedded bytes were not a font, which
+/// [`ensure`] reports as an error before anything is drawn.
+pub(crate) fn face(style: FontStyle) -> Option<&'static FontRef<'static>> {
+    static FACES: OnceLock<(Option<FontRef<'static>>, Option<FontRef<'static>>)> = OnceLock::new();
+    let (regular, bold) = FACES.get_or_init(|| {
+        let parse = |b: &'static [u8]| FontRef::try_from_slice(b).ok();
+        (parse(dejavu::sans::regular()), parse(dejavu::sans::bold()))
+    });
+    match style {
+        FontStyle::Bold => bold.as_ref().or(regular.as_ref()),
+        _ => regular.as_ref(),
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::theme::{channel_name, fmt_bytes, fmt_num};
+use super::theme::{channel_name, fmt_bytes, fmt_int, fmt_num, fmt_tick};
 use crate::report::Report;
 
 /// The page's stylesheet (shared with the comparison page).
@@ -37,14 +37,17 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-/// A table; cells are HTML already (escape text with [`esc`]); a cell
+/// A table (no header row when every heading is empty); cells are HTML already (escape text with [`esc`]); a cell
 /// starting with `\u{1}` is right-aligned (numbers).
 pub(crate) fn table(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = String::from("<table><tr>");
-    for h in head {
-        let _ = write!(s, "<th>{}</th>", esc(h));
+    let mut s = String::from("<table>");
+    if head.iter().any(|h| !h.is_empty()) {
+        s.push_str("<tr>");
+        for h in head {
+            let _ = write!(s, "<th>{}</th>", esc(h));
+        }
+        s.push_str("</tr>\n");
     }
-    s.push_str("</tr>\n");
     for row in rows {
         s.push_str("<tr>");
         for cell in row {
@@ -75,13 +78,16 @@ pub(crate) fn badge(r: &Report) -> String {
     match (n, r.passed()) {
         (0, _) => "<span class=\"badge none\">no assertions</span>".to_owned(),
         (_, true) => format!("<span class=\"badge pass\">passed: {ok} of {n} assertions</span>"),
-        (_, false) => format!("<span class=\"badge fail\">FAILED: {} of {n} assertions</span>", n - ok),
+        (_, false) => format!(
+            "<span class=\"badge fail\">FAILED: {} of {n} assertions</span>",
+            n - ok
+        ),
     }
 }
 
 /// (file base name, caption) of every plot, in page order.
 pub(crate) const FIGURES: [(&str, &str); 7] = [
-    ("topology", "Peer graph at the end of the run. Colour: zone; shape: role (square = seed, black outline = validator); grey fill: down at the end. Large runs show a class-by-class matrix of connection counts instead."),
+    ("topology", "Peer graph at the end of the run. Colour: zone; shape: role (square = seed, black outline = validator); hollow: down at the end. Large runs show a class-by-class matrix of connection counts instead."),
     ("degree", "Peers per running node at the end of the run."),
     ("peers", "Peers per running node over time (band: min to max). Shaded: fault windows; dashed red lines: timeline events, numbered as in the timeline below."),
     ("components", "Connected components among running nodes, and the size of the largest one."),
@@ -92,16 +98,26 @@ pub(crate) const FIGURES: [(&str, &str); 7] = [
 
 fn summary(r: &Report) -> String {
     let h = &r.header;
-    let speed = if h.wall_time_s > 0.0 { format!("{}× real time", fmt_num(h.duration_s / h.wall_time_s)) } else { "–".into() };
+    let speed = if h.wall_time_s > 0.0 {
+        format!("{}× real time", fmt_num(h.duration_s / h.wall_time_s))
+    } else {
+        "–".into()
+    };
     let rows = [
         ("scenario", esc(&h.scenario)),
-        ("scenario id", format!("<code>{}</code>", esc(&h.scenario_id))),
+        (
+            "scenario id",
+            format!("<code>{}</code>", esc(&h.scenario_id)),
+        ),
         ("seed", h.seed.to_string()),
         ("simulated duration", format!("{} s", fmt_num(h.duration_s))),
         ("nodes", h.nodes.to_string()),
         ("engine", esc(&h.engine)),
         ("cometnet version", esc(&h.tool_version)),
-        ("wall time", format!("{} s ({speed})", fmt_num(h.wall_time_s))),
+        (
+            "wall time",
+            format!("{} s ({speed})", fmt_num(h.wall_time_s)),
+        ),
         ("event hash", format!("<code>{}</code>", esc(&r.event_hash))),
         ("report schema", r.schema_version.to_string()),
     ];
@@ -137,22 +153,50 @@ fn groups(r: &Report) -> String {
     let rows: Vec<Vec<String>> = gs
         .iter()
         .map(|(name, g)| {
-            let m = |x: u64| num(fmt_num(x as f64 / f64::from(g.n.max(1))));
-            let list = |b: &BTreeMap<String, u32>| esc(&b.iter().map(|(k, v)| if b.len() == 1 { k.clone() } else { format!("{k} ({v})") }).collect::<Vec<_>>().join(", "));
+            let m = |x: u64| num(fmt_tick(x as f64 / f64::from(g.n.max(1))));
+            let list = |b: &BTreeMap<String, u32>| {
+                esc(&b
+                    .iter()
+                    .map(|(k, v)| {
+                        if b.len() == 1 {
+                            k.clone()
+                        } else {
+                            format!("{k} ({v})")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            };
             vec![
                 esc(name),
                 list(&g.role),
                 list(&g.zones),
-                num(g.n),
-                num(g.up),
+                num(fmt_int(u64::from(g.n))),
+                num(fmt_int(u64::from(g.up))),
                 m(g.out),
                 m(g.inb),
                 m(g.book),
-                num(format!("{}/s", fmt_bytes(g.sent as f64 / f64::from(g.n.max(1)) / dur))),
+                num(format!(
+                    "{}/s",
+                    fmt_bytes(g.sent as f64 / f64::from(g.n.max(1)) / dur)
+                )),
             ]
         })
         .collect();
-    table(&["group", "role", "zones", "nodes", "up at end", "outbound", "inbound", "address book", "sent per node"], &rows)
+    table(
+        &[
+            "group",
+            "role",
+            "zones",
+            "nodes",
+            "up at end",
+            "outbound",
+            "inbound",
+            "address book",
+            "sent per node",
+        ],
+        &rows,
+    )
 }
 
 fn assertions(r: &Report) -> String {
@@ -163,7 +207,11 @@ fn assertions(r: &Report) -> String {
         .assertions
         .iter()
         .map(|a| {
-            let res = if a.passed { "<span class=\"ok\">✔ passed</span>" } else { "<span class=\"bad\">✘ failed</span>" };
+            let res = if a.passed {
+                "<span class=\"ok\">✔ passed</span>"
+            } else {
+                "<span class=\"bad\">✘ failed</span>"
+            };
             vec![esc(&a.description), res.to_owned(), esc(&a.detail)]
         })
         .collect();
@@ -175,19 +223,65 @@ fn end_state(r: &Report) -> String {
         return "<p>No samples.</p>\n".into();
     };
     let t = &r.totals;
-    let ok = if t.dials == 0 { "–".into() } else { format!("{:.1}%", 100.0 * t.dials_ok as f64 / t.dials as f64) };
+    let ok = if t.dials == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", 100.0 * t.dials_ok as f64 / t.dials as f64)
+    };
     let rows = vec![
-        vec![esc(&format!("at t = {} s: nodes running", fmt_num(s.t))), num(s.up)],
-        vec!["peers per node: min / mean / max".into(), num(format!("{} / {} / {}", s.peers_min, fmt_num(s.peers_mean), s.peers_max))],
-        vec!["mean outbound / inbound".into(), num(format!("{} / {}", fmt_num(s.outbound_mean), fmt_num(s.inbound_mean)))],
-        vec!["connected components (largest)".into(), num(format!("{} ({} nodes)", s.components, s.largest_component))],
-        vec!["dials (succeeded)".into(), num(format!("{} ({}, {ok})", t.dials, t.dials_ok))],
-        vec!["inbound connections refused".into(), num(t.inbound_rejected)],
-        vec!["peers added / removed".into(), num(format!("{} / {}", t.peers_added, t.peers_removed))],
+        vec![
+            esc(&format!("at t = {} s: nodes running", fmt_num(s.t))),
+            num(fmt_int(u64::from(s.up))),
+        ],
+        vec![
+            "peers per node: min / mean / max".into(),
+            num(format!(
+                "{} / {} / {}",
+                s.peers_min,
+                fmt_num(s.peers_mean),
+                s.peers_max
+            )),
+        ],
+        vec![
+            "mean outbound / inbound".into(),
+            num(format!(
+                "{} / {}",
+                fmt_num(s.outbound_mean),
+                fmt_num(s.inbound_mean)
+            )),
+        ],
+        vec![
+            "connected components (largest)".into(),
+            num(format!("{} ({} nodes)", s.components, s.largest_component)),
+        ],
+        vec![
+            "dials (succeeded)".into(),
+            num(format!(
+                "{} ({}, {ok})",
+                fmt_int(t.dials),
+                fmt_int(t.dials_ok)
+            )),
+        ],
+        vec![
+            "inbound connections refused".into(),
+            num(fmt_int(t.inbound_rejected)),
+        ],
+        vec![
+            "peers added / removed".into(),
+            num(format!(
+                "{} / {}",
+                fmt_int(t.peers_added),
+                fmt_int(t.peers_removed)
+            )),
+        ],
     ];
     let mut out = table(&["", ""], &rows);
     if !t.removal_reasons.is_empty() {
-        let rows: Vec<Vec<String>> = t.removal_reasons.iter().map(|(k, v)| vec![esc(k), num(v)]).collect();
+        let rows: Vec<Vec<String>> = t
+            .removal_reasons
+            .iter()
+            .map(|(k, v)| vec![esc(k), num(fmt_int(*v))])
+            .collect();
         out.push_str(&table(&["peer removal reason", "count"], &rows));
     }
     out
@@ -201,13 +295,26 @@ fn gossip(r: &Report) -> String {
     let mut rows = Vec::new();
     for (name, g) in &r.gossip {
         let reach = |f: f64| g.reach.iter().find(|s| (s.fraction - f).abs() < 1e-9);
-        let cell = |f: f64| reach(f).map_or("–".into(), |s| format!("{} / {} ({:.0}% of msgs)", ms(s.p50_ms), ms(s.p90_ms), s.messages_reaching * 100.0));
+        let cell = |f: f64| {
+            reach(f).map_or("–".into(), |s| {
+                format!(
+                    "{} / {} ({:.0}% of msgs)",
+                    ms(s.p50_ms),
+                    ms(s.p90_ms),
+                    s.messages_reaching * 100.0
+                )
+            })
+        };
         rows.push(vec![
             esc(name),
-            num(g.messages),
-            num(g.deliveries),
-            num(format!("{} ({})", g.duplicates, fmt_num(g.duplicate_ratio))),
-            num(g.dropped),
+            num(fmt_int(g.messages)),
+            num(fmt_int(g.deliveries)),
+            num(format!(
+                "{} ({})",
+                fmt_int(g.duplicates),
+                fmt_num(g.duplicate_ratio)
+            )),
+            num(fmt_int(g.dropped)),
             num(format!("{:.1}%", g.mean_coverage * 100.0)),
             num(cell(0.5)),
             num(cell(0.9)),
@@ -215,7 +322,17 @@ fn gossip(r: &Report) -> String {
         ]);
     }
     table(
-        &["workload", "messages", "deliveries", "duplicates (per delivery)", "dropped", "coverage", "50% reach p50 / p90", "90% reach p50 / p90", "99% reach p50 / p90"],
+        &[
+            "workload",
+            "messages",
+            "deliveries",
+            "duplicates (per delivery)",
+            "dropped",
+            "coverage",
+            "50% reach p50 / p90",
+            "90% reach p50 / p90",
+            "99% reach p50 / p90",
+        ],
         &rows,
     )
 }
@@ -230,21 +347,33 @@ fn channels(r: &Report) -> String {
         .iter()
         .map(|(k, &b)| {
             let m = s.messages_sent.get(k).copied().unwrap_or(0);
-            vec![esc(&channel_name(k)), num(fmt_bytes(b as f64)), num(m), num(format!("{}/s", fmt_bytes(b as f64 / dur)))]
+            vec![
+                esc(&channel_name(k)),
+                num(fmt_bytes(b as f64)),
+                num(fmt_int(m)),
+                num(format!("{}/s", fmt_bytes(b as f64 / dur))),
+            ]
         })
         .collect();
     if rows.is_empty() {
         return "<p>No channel traffic.</p>\n".into();
     }
-    table(&["channel", "bytes sent", "messages sent", "mean rate"], &rows)
+    table(
+        &["channel", "bytes sent", "messages sent", "mean rate"],
+        &rows,
+    )
 }
 
 fn timeline(r: &Report) -> String {
     if r.timeline.is_empty() {
         return "<p>No scheduled events.</p>\n".into();
     }
-    let rows: Vec<Vec<String>> =
-        r.timeline.iter().enumerate().map(|(i, (t, d))| vec![num(i + 1), num(format!("{} s", fmt_num(*t))), esc(d)]).collect();
+    let rows: Vec<Vec<String>> = r
+        .timeline
+        .iter()
+        .enumerate()
+        .map(|(i, (t, d))| vec![num(i + 1), num(format!("{} s", fmt_num(*t))), esc(d)])
+        .collect();
     table(&["#", "time", "event"], &rows)
 }
 
@@ -284,10 +413,14 @@ pub(crate) fn index(r: &Report) -> String {
     s.push_str(&assertions(r));
     s.push_str("<h2 id=\"plots\">Plots</h2>\n");
     for (name, caption) in FIGURES {
-        let (w, hgt) = if name == "topology" { super::TOPOLOGY_SIZE } else { super::CHART_SIZE };
-        let _ = write!(
+        let (w, hgt) = if name == "topology" {
+            super::TOPOLOGY_SIZE
+        } else {
+            super::CHART_SIZE
+        };
+        let _ = writeln!(
             s,
-            "<figure id=\"fig-{name}\"><img src=\"{name}.png\" width=\"{w}\" height=\"{hgt}\" alt=\"{name} plot\"><figcaption>{} <a href=\"{name}.svg\">SVG</a></figcaption></figure>\n",
+            "<figure id=\"fig-{name}\"><img src=\"{name}.png\" width=\"{w}\" height=\"{hgt}\" alt=\"{name} plot\"><figcaption>{} <a href=\"{name}.svg\">SVG</a></figcaption></figure>",
             esc(caption)
         );
     }
@@ -316,5 +449,7 @@ mod tests {
     fn number_cells_are_right_aligned() {
         let t = table(&["a", "b"], &[vec!["x".into(), num(3)]]);
         assert!(t.contains("<td>x</td><td class=\"num\">3</td>"), "{t}");
+        assert!(t.contains("<th>a</th>"));
+        assert!(!table(&["", ""], &[]).contains("<th>"));
     }
 }

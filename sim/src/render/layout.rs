@@ -16,6 +16,10 @@ use crate::report::NodeFinal;
 /// Largest graph that gets the force-directed pass.
 pub(crate) const FORCE_MAX: usize = 300;
 const ITERATIONS: usize = 300;
+/// Strength of the spring from each node to its zone centre (several
+/// zones), and to the middle (one zone: only keeps components together).
+const ZONE_PULL: f64 = 1.5;
+const CENTRE_PULL: f64 = 0.1;
 
 /// Drawing order of roles inside a zone (seeds in the centre).
 pub(crate) fn role_rank(role: &str) -> u8 {
@@ -53,27 +57,40 @@ pub(crate) fn positions(nodes: &[NodeFinal], edges: &[(u32, u32)]) -> Vec<(f64, 
         let m = members.len() as f64;
         let golden = PI * (3.0 - 5f64.sqrt());
         for (j, &i) in members.iter().enumerate() {
-            let rr = if members.len() == 1 { 0.0 } else { r * ((j as f64 + 0.5) / m).sqrt() };
+            let rr = if members.len() == 1 {
+                0.0
+            } else {
+                r * ((j as f64 + 0.5) / m).sqrt()
+            };
             let th = j as f64 * golden;
             pos[i] = (c.0 + rr * th.cos(), c.1 + rr * th.sin());
             centre[i] = c;
         }
     }
     if n <= FORCE_MAX && n > 1 {
-        let by_index: BTreeMap<u32, usize> = nodes.iter().enumerate().map(|(i, nd)| (nd.index, i)).collect();
+        let by_index: BTreeMap<u32, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, nd)| (nd.index, i))
+            .collect();
         let links: Vec<(usize, usize)> = edges
             .iter()
             .filter_map(|(a, b)| Some((*by_index.get(a)?, *by_index.get(b)?)))
             .filter(|(a, b)| a != b)
             .collect();
-        force(&mut pos, &centre, &links);
+        force(
+            &mut pos,
+            &centre,
+            &links,
+            if z > 1 { ZONE_PULL } else { CENTRE_PULL },
+        );
     }
     fit(&mut pos);
     pos
 }
 
 /// Fruchterman–Reingold with linear cooling and a weak spring to the zone centre.
-fn force(pos: &mut [(f64, f64)], centre: &[(f64, f64)], links: &[(usize, usize)]) {
+fn force(pos: &mut [(f64, f64)], centre: &[(f64, f64)], links: &[(usize, usize)], pull: f64) {
     let n = pos.len();
     let k = 0.9 / (n as f64).sqrt();
     let mut disp = vec![(0.0f64, 0.0f64); n];
@@ -108,8 +125,8 @@ fn force(pos: &mut [(f64, f64)], centre: &[(f64, f64)], links: &[(usize, usize)]
         }
         for i in 0..n {
             let (cx, cy) = centre[i];
-            disp[i].0 += (cx - pos[i].0) * 0.6 / k;
-            disp[i].1 += (cy - pos[i].1) * 0.6 / k;
+            disp[i].0 += (cx - pos[i].0) * pull / k;
+            disp[i].1 += (cy - pos[i].1) * pull / k;
             let (dx, dy) = disp[i];
             let len = (dx * dx + dy * dy).sqrt();
             if len > 0.0 {
@@ -121,21 +138,24 @@ fn force(pos: &mut [(f64, f64)], centre: &[(f64, f64)], links: &[(usize, usize)]
     }
 }
 
-/// Scales and centres the positions into [0.03, 0.97]² keeping the aspect ratio.
+/// Scales and centres the positions into [0.03, 0.97]²: each axis fills
+/// the square, but neither is stretched more than 1.5 times the other (a
+/// flat line stays flat).
 fn fit(pos: &mut [(f64, f64)]) {
     let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     for &(x, y) in pos.iter() {
         (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
     }
     let span = (x1 - x0).max(y1 - y0);
-    if !(span > 1e-9) {
+    if span.is_nan() || span <= 1e-9 {
         pos.iter_mut().for_each(|p| *p = (0.5, 0.5));
         return;
     }
-    let s = 0.94 / span;
-    let (ox, oy) = (0.5 - (x0 + x1) / 2.0 * s, 0.5 - (y0 + y1) / 2.0 * s);
+    let (mut sx, mut sy) = (0.94 / (x1 - x0).max(1e-9), 0.94 / (y1 - y0).max(1e-9));
+    (sx, sy) = (sx.min(1.5 * sy), sy.min(1.5 * sx));
+    let (ox, oy) = (0.5 - (x0 + x1) / 2.0 * sx, 0.5 - (y0 + y1) / 2.0 * sy);
     for p in pos.iter_mut() {
-        *p = (p.0 * s + ox, p.1 * s + oy);
+        *p = (p.0 * sx + ox, p.1 * sy + oy);
     }
 }
 
@@ -161,12 +181,16 @@ mod tests {
 
     #[test]
     fn deterministic_and_inside_the_square() {
-        let nodes: Vec<NodeFinal> = (0..40).map(|i| node(i, if i % 2 == 0 { "a" } else { "b" })).collect();
+        let nodes: Vec<NodeFinal> = (0..40)
+            .map(|i| node(i, if i % 2 == 0 { "a" } else { "b" }))
+            .collect();
         let edges: Vec<(u32, u32)> = (0..39).map(|i| (i, i + 1)).collect();
         let p1 = positions(&nodes, &edges);
         let p2 = positions(&nodes, &edges);
         assert_eq!(p1, p2);
-        assert!(p1.iter().all(|&(x, y)| (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y)));
+        assert!(p1
+            .iter()
+            .all(|&(x, y)| (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y)));
     }
 
     #[test]
@@ -176,6 +200,25 @@ mod tests {
         let p = positions(&nodes, &edges);
         let d = |a: usize, b: usize| ((p[a].0 - p[b].0).powi(2) + (p[a].1 - p[b].1).powi(2)).sqrt();
         assert!(d(0, 1) < d(0, 9) / 3.0, "{} vs {}", d(0, 1), d(0, 9));
+    }
+
+    #[test]
+    fn disconnected_halves_drift_apart() {
+        let nodes: Vec<NodeFinal> = (0..20).map(|i| node(i, "a")).collect();
+        let mut edges = Vec::new();
+        for i in 0..10u32 {
+            edges.push((i, (i + 1) % 10));
+            edges.push((10 + i, 10 + (i + 3) % 10));
+        }
+        let p = positions(&nodes, &edges);
+        let centre = |r: std::ops::Range<usize>| {
+            let n = r.len() as f64;
+            let (sx, sy) = r.fold((0.0, 0.0), |(x, y), i| (x + p[i].0, y + p[i].1));
+            (sx / n, sy / n)
+        };
+        let (a, b) = (centre(0..10), centre(10..20));
+        let gap = ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
+        assert!(gap > 0.4, "component centres only {gap} apart");
     }
 
     #[test]

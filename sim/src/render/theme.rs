@@ -92,7 +92,12 @@ pub(crate) fn zone_colors(nodes: &[NodeFinal]) -> BTreeMap<String, RGBColor> {
         let k = AWS_ZONES
             .iter()
             .position(|z| *z == n.zone)
-            .or_else(|| others.iter().position(|z| *z == n.zone).map(|i| i + AWS_ZONES.len()))
+            .or_else(|| {
+                others
+                    .iter()
+                    .position(|z| *z == n.zone)
+                    .map(|i| i + AWS_ZONES.len())
+            })
             .unwrap_or(0);
         out.entry(n.zone.clone())
             .or_insert(PALETTE[k % PALETTE.len()]);
@@ -102,7 +107,10 @@ pub(crate) fn zone_colors(nodes: &[NodeFinal]) -> BTreeMap<String, RGBColor> {
 
 /// Parses a channel key of `Sample::bytes_sent` (`"0x20"`, `"20"`, or decimal-looking hex).
 pub(crate) fn channel_id(key: &str) -> Option<u8> {
-    let hex = key.strip_prefix("0x").or_else(|| key.strip_prefix("0X")).unwrap_or(key);
+    let hex = key
+        .strip_prefix("0x")
+        .or_else(|| key.strip_prefix("0X"))
+        .unwrap_or(key);
     u8::from_str_radix(hex, 16).ok()
 }
 
@@ -179,6 +187,42 @@ pub(crate) fn fmt_num(x: f64) -> String {
     }
 }
 
+/// An axis tick: integers without decimals, others with up to 3 significant digits.
+pub(crate) fn fmt_tick(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 * x.abs().max(1.0) {
+        format!("{x:.0}")
+    } else {
+        let s = fmt_num(x);
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        }
+    }
+}
+
+/// An integer with thousands separators: `10,000`.
+pub(crate) fn fmt_int(x: u64) -> String {
+    let d = x.to_string();
+    let mut out = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1 node`, `2 nodes`.
+pub(crate) fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{} {what}s", fmt_int(n))
+    }
+}
+
 /// End of the time axis (s): the run's duration, or the last sample if later.
 pub(crate) fn time_end(r: &Report) -> f64 {
     let last = r.samples.last().map_or(0.0, |s| s.t);
@@ -186,7 +230,11 @@ pub(crate) fn time_end(r: &Report) -> f64 {
 }
 
 /// Draws the title and a centred explanation instead of a chart.
-pub(crate) fn no_data<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, why: &str) -> DrawResult<DB> {
+pub(crate) fn no_data<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    why: &str,
+) -> DrawResult<DB> {
     let (w, h) = area.dim_in_pixel();
     let c = |x: u32| i32::try_from(x / 2).unwrap_or(0);
     area.draw(&Text::new(
@@ -197,7 +245,9 @@ pub(crate) fn no_data<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: 
     area.draw(&Text::new(
         format!("no data: {why}"),
         (c(w), c(h)),
-        text(AXIS_PX).color(&GREY).pos(Pos::new(HPos::Center, VPos::Center)),
+        text(AXIS_PX)
+            .color(&GREY)
+            .pos(Pos::new(HPos::Center, VPos::Center)),
     ))
 }
 
@@ -229,7 +279,10 @@ fn subject(s: &str) -> &str {
 fn until(s: &str) -> Option<f64> {
     let i = s.find("until")?;
     let rest = s[i + 5..].trim_start_matches([' ', '=', ':']);
-    let num: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let num: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     num.parse().ok()
 }
 
@@ -265,7 +318,9 @@ pub(crate) fn faults(timeline: &[(f64, String)], end: f64) -> Faults {
                 matching
             } else {
                 let same = matching.iter().copied().find(|&k| open[k].1 == subj);
-                same.or_else(|| matching.first().copied()).into_iter().collect()
+                same.or_else(|| matching.first().copied())
+                    .into_iter()
+                    .collect()
             };
             for &k in close.iter().rev() {
                 let (_, _, s, label) = open.remove(k);
@@ -282,7 +337,8 @@ pub(crate) fn faults(timeline: &[(f64, String)], end: f64) -> Faults {
 }
 
 /// A chart with seconds on x and a linear y.
-pub(crate) type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(crate) type TimeChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Shades the fault windows and marks every timeline event (dashed line, and
 /// with `numbers` its number at the top) on a time chart whose y range is `y0..y1`.
@@ -306,9 +362,11 @@ pub(crate) fn draw_faults<DB: DrawingBackend>(
             continue;
         }
         chart.draw_series(std::iter::once(Text::new(
-            n.to_string(),
+            format!(" {n}"),
             (t, y1),
-            text(SMALL_PX).color(&FAULT).pos(Pos::new(HPos::Left, VPos::Top)),
+            text(TICK_PX)
+                .color(&FAULT)
+                .pos(Pos::new(HPos::Left, VPos::Top)),
         )))?;
     }
     Ok(())
@@ -327,7 +385,7 @@ pub(crate) enum Key {
 
 /// Draws the title and a legend row (wrapped) above the chart; returns the
 /// area left for the chart. Legends never cover data this way.
-pub(crate) fn header<'a, DB: DrawingBackend>(
+pub(crate) fn header<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     keys: &[(Key, String)],
@@ -347,11 +405,31 @@ pub(crate) fn header<'a, DB: DrawingBackend>(
         }
         let mid = y + 8;
         match *key {
-            Key::Line(c) => area.draw(&PathElement::new(vec![(x, mid), (x + 28, mid)], ShapeStyle::from(c).stroke_width(3)))?,
-            Key::Dashed(c) => area.draw(&PathElement::new(vec![(x, mid), (x + 7, mid)], ShapeStyle::from(c).stroke_width(2)))
-                .and_then(|_| area.draw(&PathElement::new(vec![(x + 11, mid), (x + 18, mid)], ShapeStyle::from(c).stroke_width(2))))
-                .and_then(|_| area.draw(&PathElement::new(vec![(x + 22, mid), (x + 28, mid)], ShapeStyle::from(c).stroke_width(2))))?,
-            Key::Fill(c) => area.draw(&Rectangle::new([(x, mid - 7), (x + 28, mid + 7)], c.filled()))?,
+            Key::Line(c) => area.draw(&PathElement::new(
+                vec![(x, mid), (x + 28, mid)],
+                ShapeStyle::from(c).stroke_width(3),
+            ))?,
+            Key::Dashed(c) => area
+                .draw(&PathElement::new(
+                    vec![(x, mid), (x + 7, mid)],
+                    ShapeStyle::from(c).stroke_width(2),
+                ))
+                .and_then(|_| {
+                    area.draw(&PathElement::new(
+                        vec![(x + 11, mid), (x + 18, mid)],
+                        ShapeStyle::from(c).stroke_width(2),
+                    ))
+                })
+                .and_then(|_| {
+                    area.draw(&PathElement::new(
+                        vec![(x + 22, mid), (x + 28, mid)],
+                        ShapeStyle::from(c).stroke_width(2),
+                    ))
+                })?,
+            Key::Fill(c) => area.draw(&Rectangle::new(
+                [(x, mid - 7), (x + 28, mid + 7)],
+                c.filled(),
+            ))?,
         }
         area.draw(&Text::new(label.clone(), (x + 34, y), style.clone()))?;
         x += need;
@@ -367,15 +445,36 @@ pub(crate) fn fault_keys(f: &Faults) -> Vec<(Key, String)> {
         keys.push((Key::Fill(FAULT.mix(0.14)), "fault window".to_owned()));
     }
     if !f.marks.is_empty() {
-        keys.push((Key::Dashed(FAULT), "timeline event (number as in index.html)".to_owned()));
+        keys.push((
+            Key::Dashed(FAULT),
+            "timeline event (number as in index.html)".to_owned(),
+        ));
     }
     keys
 }
 
 /// Axis styling shared by the time charts.
-pub(crate) fn time_mesh<DB: DrawingBackend>(chart: &mut TimeChart<'_, DB>, y_desc: &str, with_x: bool) -> DrawResult<DB> {
-    let fmt = |v: &f64| fmt_num(*v);
+pub(crate) fn time_mesh<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    y_desc: &str,
+    with_x: bool,
+) -> DrawResult<DB> {
+    time_mesh_ticks(chart, y_desc, with_x, None)
+}
+
+/// [`time_mesh`] with a given number of y ticks (for small integer counts).
+pub(crate) fn time_mesh_ticks<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    y_desc: &str,
+    with_x: bool,
+    y_ticks: Option<usize>,
+) -> DrawResult<DB> {
+    let fmt = |v: &f64| fmt_tick(*v);
     let mut mesh = chart.configure_mesh();
+    if let Some(n) = y_ticks {
+        mesh.y_labels(n);
+    }
+    mesh.max_light_lines(1);
     mesh.y_desc(y_desc)
         .axis_desc_style(text(AXIS_PX))
         .label_style(text(TICK_PX))
@@ -409,6 +508,12 @@ mod tests {
         assert_eq!(fmt_bytes(999.0), "999 B");
         assert_eq!(fmt_num(12.345), "12.3");
         assert_eq!(fmt_num(f64::NAN), "–");
+        assert_eq!(fmt_tick(10.0), "10");
+        assert_eq!(fmt_tick(2.5), "2.5");
+        assert_eq!(fmt_tick(0.25), "0.25");
+        assert_eq!(fmt_int(10_000), "10,000");
+        assert_eq!(fmt_int(999), "999");
+        assert_eq!(plural(1, "node"), "1 node");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The topology picture: the final peer graph.
 //!
 //! Up to [`AGGREGATE_ABOVE`] nodes every node is drawn (colour = zone,
-//! shape/outline = role, grey fill = down at the end) with its edges, and
+//! shape/outline = role, hollow = down at the end) with its edges, and
 //! node numbers up to [`LABEL_MAX`] nodes. Larger runs are aggregated into a
 //! class-by-class matrix (class = zone and role, or zone alone when that
 //! gives too many classes) whose cells count the connections between the
@@ -14,7 +14,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::layout::{positions, role_rank, FORCE_MAX};
-use super::theme::{bold, fmt_num, text, zone_colors, GREY, SMALL_PX, TICK_PX, TITLE_PX};
+use super::theme::{
+    bold, fmt_int, fmt_num, plural, text, zone_colors, GREY, SMALL_PX, TICK_PX, TITLE_PX,
+};
 use super::{DrawResult, AGGREGATE_ABOVE};
 use crate::report::{NodeFinal, Report};
 
@@ -25,10 +27,17 @@ const MAX_CLASSES: usize = 20;
 const LEGEND_W: i32 = 270;
 
 /// Draws the picture that fits the run's size.
-pub(crate) fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult<DB> {
+pub(crate) fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+) -> DrawResult<DB> {
     super::clear(area)?;
     if r.nodes.is_empty() {
-        return super::theme::no_data(area, "Peer graph at the end of the run", "the report lists no nodes");
+        return super::theme::no_data(
+            area,
+            "Peer graph at the end of the run",
+            "the report lists no nodes",
+        );
     }
     if r.nodes.len() > AGGREGATE_ABOVE {
         matrix(area, r)
@@ -54,7 +63,7 @@ fn node_mark<DB: DrawingBackend>(
     color: RGBColor,
     up: bool,
 ) -> DrawResult<DB> {
-    let fill = if up { color.filled() } else { GREY.mix(0.35).filled() };
+    let fill = if up { color.filled() } else { WHITE.filled() };
     let (edge, width) = match (up, role) {
         (false, _) => (color, 2),
         (true, "seed" | "validator") => (BLACK, 2),
@@ -88,7 +97,10 @@ fn graph<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawR
     let n = r.nodes.len();
     let colors = zone_colors(&r.nodes);
     area.draw(&Text::new(
-        format!("Peer graph at the end of the run (t = {} s)", fmt_num(r.header.duration_s)),
+        format!(
+            "Peer graph at the end of the run (t = {} s)",
+            fmt_num(r.header.duration_s)
+        ),
         (20, 18),
         bold(TITLE_PX),
     ))?;
@@ -96,13 +108,27 @@ fn graph<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawR
     let side = (w - LEGEND_W - 30).min(h - top - 20);
     let (ox, oy) = (20 + (w - LEGEND_W - 30 - side) / 2, top);
     let pos = positions(&r.nodes, &r.edges);
-    let to_px = |p: (f64, f64)| (ox + px(p.0 * f64::from(side)), oy + px(p.1 * f64::from(side)));
-    let by_index: BTreeMap<u32, usize> = r.nodes.iter().enumerate().map(|(i, nd)| (nd.index, i)).collect();
+    let to_px = |p: (f64, f64)| {
+        (
+            ox + px(p.0 * f64::from(side)),
+            oy + px(p.1 * f64::from(side)),
+        )
+    };
+    let by_index: BTreeMap<u32, usize> = r
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, nd)| (nd.index, i))
+        .collect();
     let alpha = if n <= LABEL_MAX { 0.55 } else { 0.22 };
-    let edge_style = ShapeStyle::from(RGBColor(90, 90, 90).mix(alpha)).stroke_width(if n <= LABEL_MAX { 2 } else { 1 });
+    let edge_style = ShapeStyle::from(RGBColor(90, 90, 90).mix(alpha))
+        .stroke_width(if n <= LABEL_MAX { 2 } else { 1 });
     for (a, b) in &r.edges {
         if let (Some(&i), Some(&j)) = (by_index.get(a), by_index.get(b)) {
-            area.draw(&PathElement::new(vec![to_px(pos[i]), to_px(pos[j])], edge_style))?;
+            area.draw(&PathElement::new(
+                vec![to_px(pos[i]), to_px(pos[j])],
+                edge_style,
+            ))?;
         }
     }
     let s = px((40.0 / (n as f64).sqrt()).clamp(3.0, 11.0));
@@ -114,10 +140,19 @@ fn graph<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawR
         let p = to_px(pos[i]);
         node_mark(area, p, s, &nd.role, c, nd.up)?;
         if n <= LABEL_MAX {
-            area.draw(&Text::new(nd.index.to_string(), (p.0 + s + 2, p.1 - s - 12), text(SMALL_PX)))?;
+            let px = if n <= 20 { TICK_PX } else { SMALL_PX };
+            area.draw(&Text::new(
+                nd.index.to_string(),
+                (p.0 + s + 2, p.1 - s - 12),
+                text(px),
+            ))?;
         }
     }
-    let layout = if n <= FORCE_MAX { "force-directed, pulled to zone" } else { "zones on a circle" };
+    let layout = if n <= FORCE_MAX {
+        "force-directed, pulled to zone"
+    } else {
+        "zones on a circle"
+    };
     legend(area, r, &colors, (w - LEGEND_W, top), layout)
 }
 
@@ -133,7 +168,9 @@ fn legend<DB: DrawingBackend>(
     let down = r.nodes.iter().filter(|n| !n.up).count();
     for nd in &r.nodes {
         *zone_n.entry(nd.zone.as_str()).or_default() += 1;
-        *role_n.entry((role_rank(&nd.role), nd.role.as_str())).or_default() += 1;
+        *role_n
+            .entry((role_rank(&nd.role), nd.role.as_str()))
+            .or_default() += 1;
     }
     let line = 24;
     area.draw(&Text::new("Zone (colour)", (x, y), bold(TICK_PX)))?;
@@ -149,18 +186,30 @@ fn legend<DB: DrawingBackend>(
     y += line;
     for ((_, role), k) in &role_n {
         node_mark(area, (x + 8, y + 8), 6, role, GREY, true)?;
-        area.draw(&Text::new(format!("{role} ({k})"), (x + 24, y), text(TICK_PX)))?;
+        area.draw(&Text::new(
+            format!("{role} ({k})"),
+            (x + 24, y),
+            text(TICK_PX),
+        ))?;
         y += line;
     }
     if down > 0 {
-        node_mark(area, (x + 8, y + 8), 6, "full", PALETTE_FIRST, false)?;
-        area.draw(&Text::new(format!("down at the end ({down})"), (x + 24, y), text(TICK_PX)))?;
+        node_mark(area, (x + 8, y + 8), 6, "full", RGBColor(90, 90, 90), false)?;
+        area.draw(&Text::new(
+            format!("down at the end, hollow ({down})"),
+            (x + 24, y),
+            text(TICK_PX),
+        ))?;
         y += line;
     }
     y += line / 2;
     let n = r.nodes.len() as f64;
     let notes = [
-        format!("{} nodes, {} edges", r.nodes.len(), r.edges.len()),
+        format!(
+            "{}, {}",
+            plural(r.nodes.len() as u64, "node"),
+            plural(r.edges.len() as u64, "edge")
+        ),
         format!("mean degree {}", fmt_num(2.0 * r.edges.len() as f64 / n)),
         format!("layout: {layout}"),
     ];
@@ -171,16 +220,15 @@ fn legend<DB: DrawingBackend>(
     Ok(())
 }
 
-const PALETTE_FIRST: RGBColor = super::theme::PALETTE[0];
-
 /// Node classes for the matrix: (label, zone) per class and each node's class.
 fn classes(nodes: &[NodeFinal]) -> (Vec<(String, String)>, Vec<usize>) {
     let mut by_pair: BTreeMap<(&str, u8, &str), usize> = BTreeMap::new();
     for nd in nodes {
-        *by_pair.entry((nd.zone.as_str(), role_rank(&nd.role), nd.role.as_str())).or_default() += 1;
+        *by_pair
+            .entry((nd.zone.as_str(), role_rank(&nd.role), nd.role.as_str()))
+            .or_default() += 1;
     }
     let roles: std::collections::BTreeSet<&str> = nodes.iter().map(|n| n.role.as_str()).collect();
-    let zones: std::collections::BTreeSet<&str> = nodes.iter().map(|n| n.zone.as_str()).collect();
     let with_role = by_pair.len() <= MAX_CLASSES && roles.len() > 1;
     let key = |nd: &NodeFinal| {
         if with_role {
@@ -193,17 +241,24 @@ fn classes(nodes: &[NodeFinal]) -> (Vec<(String, String)>, Vec<usize>) {
     for nd in nodes {
         count.entry(key(nd)).or_insert((0, nd.zone.clone())).0 += 1;
     }
-    let mut list: Vec<(String, usize, String)> = count.into_iter().map(|(k, (c, z))| (k, c, z)).collect();
+    let mut list: Vec<(String, usize, String)> =
+        count.into_iter().map(|(k, (c, z))| (k, c, z)).collect();
     if list.len() > MAX_CLASSES {
         list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         list.truncate(MAX_CLASSES - 1);
         list.sort_by(|a, b| a.0.cmp(&b.0));
         list.push(("other".into(), 0, String::new()));
     }
-    let _ = zones;
-    let pos: BTreeMap<&str, usize> = list.iter().enumerate().map(|(i, c)| (c.0.as_str(), i)).collect();
+    let pos: BTreeMap<&str, usize> = list
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.0.as_str(), i))
+        .collect();
     let other = list.len() - 1;
-    let of: Vec<usize> = nodes.iter().map(|nd| pos.get(key(nd).as_str()).copied().unwrap_or(other)).collect();
+    let of: Vec<usize> = nodes
+        .iter()
+        .map(|nd| pos.get(key(nd).as_str()).copied().unwrap_or(other))
+        .collect();
     (list.into_iter().map(|(k, _, z)| (k, z)).collect(), of)
 }
 
@@ -222,7 +277,12 @@ fn matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> Draw
     let colors = zone_colors(&r.nodes);
     let (cls, of) = classes(&r.nodes);
     let k = cls.len();
-    let by_index: BTreeMap<u32, usize> = r.nodes.iter().enumerate().map(|(i, nd)| (nd.index, i)).collect();
+    let by_index: BTreeMap<u32, usize> = r
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, nd)| (nd.index, i))
+        .collect();
     let mut cell = vec![vec![0u64; k]; k];
     let mut deg_sum = vec![0u64; k];
     let mut members = vec![0u64; k];
@@ -244,7 +304,11 @@ fn matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> Draw
     }
     let max = cell.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
     area.draw(&Text::new(
-        format!("Peer graph by class: {} nodes, {} edges (aggregated)", r.nodes.len(), r.edges.len()),
+        format!(
+            "Peer graph by zone and role: {}, {} (aggregated)",
+            plural(r.nodes.len() as u64, "node"),
+            plural(r.edges.len() as u64, "edge")
+        ),
         (20, 18),
         bold(TITLE_PX),
     ))?;
@@ -263,11 +327,21 @@ fn matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> Draw
         area.draw(&Circle::new((24, y), 7, c.filled()))?;
         let mean = deg_sum[ci] as f64 / members[ci].max(1) as f64;
         area.draw(&Text::new(
-            format!("{} {label}  ({} nodes, {} up, deg {})", ci + 1, members[ci], up[ci], fmt_num(mean)),
+            format!(
+                "{} {label}  ({}, {} up, deg {})",
+                ci + 1,
+                plural(members[ci], "node"),
+                fmt_int(up[ci]),
+                fmt_num(mean)
+            ),
             (38, y),
             text(TICK_PX).pos(Pos::new(HPos::Left, VPos::Center)),
         ))?;
-        area.draw(&Text::new((ci + 1).to_string(), (left + ci as i32 * cs + cs / 2, top - 14), centred(TICK_PX)))?;
+        area.draw(&Text::new(
+            (ci + 1).to_string(),
+            (left + ci as i32 * cs + cs / 2, top - 14),
+            centred(TICK_PX),
+        ))?;
     }
     let fs = (cs / 3).clamp(9, 18) as u32;
     for (ci, row) in cell.iter().enumerate() {
@@ -280,11 +354,21 @@ fn matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> Draw
                 (255.0 - t * (255.0 - 70.0)) as u8,
                 (255.0 - t * (255.0 - 150.0)) as u8,
             );
-            area.draw(&Rectangle::new([(x0, y0), (x0 + cs, y0 + cs)], shade.filled()))?;
-            area.draw(&Rectangle::new([(x0, y0), (x0 + cs, y0 + cs)], ShapeStyle::from(WHITE).stroke_width(1)))?;
+            area.draw(&Rectangle::new(
+                [(x0, y0), (x0 + cs, y0 + cs)],
+                shade.filled(),
+            ))?;
+            area.draw(&Rectangle::new(
+                [(x0, y0), (x0 + cs, y0 + cs)],
+                ShapeStyle::from(WHITE).stroke_width(1),
+            ))?;
             if cs >= 22 {
                 let tc = if t > 0.55 { WHITE } else { BLACK };
-                area.draw(&Text::new(abbrev(v), (x0 + cs / 2, y0 + cs / 2), centred(fs).color(&tc)))?;
+                area.draw(&Text::new(
+                    abbrev(v),
+                    (x0 + cs / 2, y0 + cs / 2),
+                    centred(fs).color(&tc),
+                ))?;
             }
         }
     }
@@ -317,7 +401,11 @@ mod tests {
 
     #[test]
     fn classes_use_role_when_few() {
-        let nodes = vec![node(0, "Tokyo", "seed"), node(1, "Tokyo", "full"), node(2, "London", "full")];
+        let nodes = vec![
+            node(0, "Tokyo", "seed"),
+            node(1, "Tokyo", "full"),
+            node(2, "London", "full"),
+        ];
         let (cls, of) = classes(&nodes);
         let labels: Vec<&str> = cls.iter().map(|c| c.0.as_str()).collect();
         assert_eq!(labels, ["London / full", "Tokyo / full", "Tokyo / seed"]);
@@ -326,7 +414,9 @@ mod tests {
 
     #[test]
     fn classes_cap_with_other() {
-        let nodes: Vec<NodeFinal> = (0..30).map(|i| node(i, &format!("z{i:02}"), "full")).collect();
+        let nodes: Vec<NodeFinal> = (0..30)
+            .map(|i| node(i, &format!("z{i:02}"), "full"))
+            .collect();
         let (cls, of) = classes(&nodes);
         assert_eq!(cls.len(), MAX_CLASSES);
         assert_eq!(cls.last().unwrap().0, "other");
