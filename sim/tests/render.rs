@@ -379,6 +379,32 @@ fn partitioned_single_zone_run_renders() {
 }
 
 #[test]
+fn four_hundred_nodes_with_a_hub() {
+    let (_tmp, dir) = out_dir("n400");
+    let mut r = synthetic(400, 8);
+    // Seed 0 knows 300 nodes: the degree histogram needs bins.
+    r.edges.extend((100..400).map(|j| (0, j)));
+    r.edges.sort_unstable();
+    r.edges.dedup();
+    let mut deg = vec![0u32; 400];
+    for &(a, b) in &r.edges {
+        deg[a as usize] += 1;
+        deg[b as usize] += 1;
+    }
+    r.degree_histogram.clear();
+    for d in deg {
+        *r.degree_histogram.entry(d).or_insert(0) += 1;
+    }
+    r.write(&dir).unwrap();
+    let written = render::render_run(&r, &dir).unwrap();
+    check_run(&dir, &written);
+    let topo = std::fs::read_to_string(dir.join("topology.svg")).unwrap();
+    assert!(topo.contains("layout: zones on a circle"));
+    let degree = std::fs::read_to_string(dir.join("degree.svg")).unwrap();
+    assert!(degree.contains("bins of 10"));
+}
+
+#[test]
 fn empty_report_renders_no_data_panels() {
     let (_tmp, dir) = out_dir("empty");
     let mut r = synthetic(3, 3);

@@ -18,6 +18,26 @@ fn mesh_colors() -> (RGBColor, RGBColor) {
     (RGBColor(225, 225, 225), RGBColor(245, 245, 245))
 }
 
+/// Most bars of the degree histogram; wider degree ranges are binned.
+const MAX_BARS: u32 = 60;
+
+/// The histogram as (bin, nodes) with its bin width: degrees as they are
+/// up to [`MAX_BARS`] bars, else bins of a round width (1, 2, 5 × 10^k).
+fn degree_bins(h: &std::collections::BTreeMap<u32, u32>) -> (u32, Vec<(u32, u32)>) {
+    let dmax = h.keys().copied().max().unwrap_or(0);
+    let mut width = 1u32;
+    let mut k = 0;
+    while dmax / width + 1 > MAX_BARS {
+        width = [2, 5, 10][k % 3] * 10u32.pow(k as u32 / 3);
+        k += 1;
+    }
+    let mut bins: std::collections::BTreeMap<u32, u32> = std::collections::BTreeMap::new();
+    for (&d, &c) in h {
+        *bins.entry(d / width).or_default() += c;
+    }
+    (width, bins.into_iter().collect())
+}
+
 /// Histogram of peers per node at the end of the run.
 pub(crate) fn degree<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -29,8 +49,9 @@ pub(crate) fn degree<DB: DrawingBackend>(
     if total == 0 {
         return no_data(area, title, "the degree histogram is empty");
     }
-    let dmax = r.degree_histogram.keys().copied().max().unwrap_or(0);
-    let cmax = r.degree_histogram.values().copied().max().unwrap_or(0);
+    let (width, bins) = degree_bins(&r.degree_histogram);
+    let bmax = bins.last().map_or(0, |b| b.0);
+    let cmax = bins.iter().map(|b| b.1).max().unwrap_or(0);
     let sum: u64 = r
         .degree_histogram
         .iter()
@@ -41,9 +62,10 @@ pub(crate) fn degree<DB: DrawingBackend>(
     let keys = [(
         Key::Fill(color.mix(0.85)),
         format!(
-            "nodes with that many peers ({}, mean {} peers)",
+            "nodes with that many peers ({}, mean {}, max {} peers)",
             plural(total, "node"),
-            fmt_num(mean)
+            fmt_num(mean),
+            r.degree_histogram.keys().max().copied().unwrap_or(0)
         ),
     )];
     let body = header(area, title, &keys)?;
@@ -54,39 +76,62 @@ pub(crate) fn degree<DB: DrawingBackend>(
         .margin_bottom(8)
         .x_label_area_size(56)
         .y_label_area_size(84)
-        .build_cartesian_2d((0u32..dmax).into_segmented(), 0u32..ymax)?;
+        .build_cartesian_2d((0u32..bmax).into_segmented(), 0u32..ymax)?;
     let xfmt = |v: &SegmentValue<u32>| match v {
-        SegmentValue::CenterOf(x) | SegmentValue::Exact(x) => x.to_string(),
+        SegmentValue::CenterOf(b) | SegmentValue::Exact(b) if width == 1 => b.to_string(),
+        SegmentValue::CenterOf(b) | SegmentValue::Exact(b) => {
+            format!("{}–{}", b * width, (b + 1) * width - 1)
+        }
         SegmentValue::Last => String::new(),
+    };
+    let x_desc = if width == 1 {
+        "peers per node (degree)".to_owned()
+    } else {
+        format!("peers per node (degree, bins of {width})")
     };
     let (bold_c, light_c) = mesh_colors();
     chart
         .configure_mesh()
-        .x_desc("peers per node (degree)")
+        .x_desc(x_desc)
         .y_desc("nodes")
         .axis_desc_style(text(AXIS_PX))
         .label_style(text(TICK_PX))
         .bold_line_style(bold_c)
         .light_line_style(light_c)
         .disable_x_mesh()
-        .x_labels(((dmax + 2) as usize).min(25))
+        .max_light_lines(1)
+        .x_labels(((bmax + 2) as usize).min(if width == 1 { 25 } else { 10 }))
         .x_label_formatter(&xfmt)
         .draw()?;
     chart.draw_series(
         Histogram::vertical(&chart)
             .style(color.mix(0.85).filled())
             .margin(2)
-            .data(r.degree_histogram.iter().map(|(&d, &c)| (d, c))),
+            .data(bins.iter().copied()),
     )?;
     Ok(())
 }
 
-/// Points of a step CDF over `values` (sorted here): (value, fraction ≤ value).
+/// Most steps a CDF curve draws; longer ones are drawn through this many quantiles.
+pub(crate) const CDF_STEPS: usize = 1000;
+
+/// Points of a step CDF over `values` (sorted here): (value, fraction ≤
+/// value), where `total` counts values that never happened too. Beyond
+/// [`CDF_STEPS`] values the curve goes through evenly spaced quantiles
+/// (keeps SVGs small for 10,000 nodes or messages).
 pub(crate) fn cdf_points(values: &mut [f64], total: usize) -> Vec<(f64, f64)> {
     values.sort_by(f64::total_cmp);
     let n = total.max(values.len()).max(1) as f64;
-    let mut out = Vec::with_capacity(values.len() * 2 + 1);
+    let mut out = Vec::with_capacity(values.len().min(CDF_STEPS) * 2 + 1);
     out.push((values.first().copied().unwrap_or(0.0), 0.0));
+    if values.len() > CDF_STEPS {
+        let last = values.len() - 1;
+        for k in 0..CDF_STEPS {
+            let i = k * last / (CDF_STEPS - 1);
+            out.push((values[i], (i + 1) as f64 / n));
+        }
+        return out;
+    }
     for (i, &v) in values.iter().enumerate() {
         out.push((v, i as f64 / n));
         out.push((v, (i + 1) as f64 / n));
@@ -281,6 +326,25 @@ mod tests {
                 (30.0, 0.5)
             ]
         );
+    }
+
+    #[test]
+    fn long_cdfs_are_drawn_through_quantiles() {
+        let mut v: Vec<f64> = (0..10_000).rev().map(f64::from).collect();
+        let pts = cdf_points(&mut v, 20_000);
+        assert_eq!(pts.len(), CDF_STEPS + 1);
+        assert_eq!(pts[1], (0.0, 1.0 / 20_000.0));
+        assert_eq!(*pts.last().unwrap(), (9999.0, 0.5));
+    }
+
+    #[test]
+    fn wide_degree_ranges_are_binned() {
+        let h = std::collections::BTreeMap::from([(0u32, 5u32), (3, 1), (130, 2), (9_999, 1)]);
+        let (w, bins) = degree_bins(&h);
+        assert_eq!(w, 200);
+        assert_eq!(bins, vec![(0, 8), (49, 1)]);
+        let (w, bins) = degree_bins(&std::collections::BTreeMap::from([(2u32, 4u32), (7, 1)]));
+        assert_eq!((w, bins), (1, vec![(2, 4), (7, 1)]));
     }
 
     #[test]
