@@ -2,6 +2,7 @@
 
 mod keys;
 mod run;
+mod report;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ enum Command {
     Id(keys::IdArgs),
     /// Run a scenario file on the deterministic simulator and write its report.
     Run(run::RunArgs),
+    /// Re-draw a run's plots and index.html from its report.json, or compare two runs.
+    Report(report::ReportArgs),
 }
 
 /// An error that ends the program, with the exit code it maps to.
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => keys::keygen(&a),
         Command::Id(a) => keys::id(&a),
         Command::Run(a) => run::run_cmd(&a),
+        Command::Report(a) => report::report(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

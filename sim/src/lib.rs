@@ -5,12 +5,14 @@
 //! - [`exec`]: the single-threaded executor with a virtual clock ([`exec::Sim`],
 //!   [`exec::SimRuntime`]).
 //! - [`cli`]: the clap command tree; one module per subcommand.
+//! - [`render`]: plots and HTML pages drawn from a `report.json`.
 
 pub mod cli;
 pub mod collect;
 pub mod exec;
 pub mod link;
 pub mod net;
+pub mod render;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -111,6 +111,13 @@ pub struct NodeFinal {
     pub outbound: u32,
     /// Address book size.
     pub addrbook: usize,
+    /// Bytes this node sent over the whole run, all channels (0 in reports
+    /// written before the field existed).
+    #[serde(default)]
+    pub bytes_sent: u64,
+    /// Bytes this node received over the whole run, all channels.
+    #[serde(default)]
+    pub bytes_received: u64,
 }
 
 /// Outcome of one `[[assert]]`.
