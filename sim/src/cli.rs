@@ -1,8 +1,8 @@
 //! The clap command tree; each subcommand lives in its own module.
 
 mod keys;
-mod run;
 mod report;
+mod run;
 
 use std::process::ExitCode;
 

@@ -38,6 +38,8 @@ struct State {
     peers: Vec<BTreeMap<u32, bool>>,
     /// Sent totals per channel of connections already closed: (messages, bytes).
     retired_sent: BTreeMap<u8, (u64, u64)>,
+    /// Bytes (sent, received) of each node's connections already closed.
+    node_retired: BTreeMap<u32, (u64, u64)>,
     dials: u64,
     dials_ok: u64,
     inbound_rejected: u64,
@@ -208,6 +210,15 @@ impl Collector {
         out
     }
 
+    /// Bytes (sent, received) on node `idx`'s closed connections.
+    pub fn node_retired(&self, idx: u32) -> (u64, u64) {
+        self.lock()
+            .node_retired
+            .get(&idx)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Counters so far.
     pub fn totals(&self) -> Totals {
         let s = self.lock();
@@ -360,6 +371,9 @@ impl Observer for NodeObserver {
         if let Some(p) = s.peers.get_mut(self.idx as usize) {
             p.remove(&j);
         }
+        let node = s.node_retired.entry(self.idx).or_default();
+        node.0 += status.send.bytes;
+        node.1 += status.recv.bytes;
         for ch in &status.channels {
             let e = s.retired_sent.entry(ch.id).or_default();
             e.0 += ch.messages_sent;

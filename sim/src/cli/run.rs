@@ -28,6 +28,9 @@ pub struct RunArgs {
     /// No progress bar (also off when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
+    /// Write report.json only (no plots, no index.html).
+    #[arg(long)]
+    no_render: bool,
 }
 
 /// Simulation engines.
@@ -90,6 +93,13 @@ pub fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(format!("{}: {e}", out.display())))?;
     print_summary(&report);
     println!("report: {}", path.display());
+    if !a.no_render {
+        let files = crate::render::render_run(&report, &out)
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+        if let Some(index) = files.last() {
+            println!("page:   {}", index.display());
+        }
+    }
     if !report.passed() {
         let failed = report.assertions.iter().filter(|x| !x.passed).count();
         return Err(CliError::Failed(format!("{failed} assertion(s) failed")));

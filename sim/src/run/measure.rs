@@ -10,7 +10,7 @@ use super::plan::select;
 use super::Ctx;
 use crate::collect::components;
 use crate::report::{AssertionResult, Header, NodeFinal, Report, Sample};
-use crate::scenario::{Assertion, Loaded};
+use crate::scenario::{Assertion, Loaded, Role};
 
 /// Runs with at most this many nodes record every node's peer count per sample.
 const PER_NODE_SAMPLES_MAX: usize = 200;
@@ -66,9 +66,11 @@ pub(super) fn schedule(ctx: &Ctx) {
             Assertion::Connected { at } => {
                 let c = ctx.clone();
                 ctx.rt.schedule(Instant::from_epoch(at.0), move || {
-                    let (n, largest) = components(&c.collector.up(), &c.collector.edges());
+                    let (n, largest) = components(&overlay(&c), &c.collector.edges());
                     c.lock().assertions.push(AssertionResult {
-                        description: format!("the running nodes form one component at {at}"),
+                        description: format!(
+                            "the running non-seed nodes form one component at {at}"
+                        ),
                         passed: n == 1,
                         detail: format!("{n} components, largest has {largest} nodes"),
                     });
@@ -77,6 +79,16 @@ pub(super) fn schedule(ctx: &Ctx) {
             Assertion::GossipCoverage { .. } => {}
         }
     }
+}
+
+/// Running nodes that are part of the overlay: seeds are excluded, since they
+/// disconnect everyone by design and would count as components of their own.
+fn overlay(ctx: &Ctx) -> Vec<bool> {
+    let up = ctx.collector.up();
+    up.iter()
+        .enumerate()
+        .map(|(i, u)| *u && ctx.plans.get(i).is_some_and(|p| p.role != Role::Seed))
+        .collect()
 }
 
 fn channel_key(ch: u8) -> String {
@@ -92,7 +104,7 @@ fn sample(ctx: &Ctx) -> Sample {
         .map(|&i| degrees[i].0 + degrees[i].1)
         .collect();
     let n = running.len().max(1) as f64;
-    let (nc, largest) = components(&up, &ctx.collector.edges());
+    let (nc, largest) = components(&overlay(ctx), &ctx.collector.edges());
     let mut live: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
     {
         let st = ctx.lock();
@@ -175,7 +187,17 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
         .iter()
         .map(|p| {
             let slot = &st.slots[p.index];
+            let (mut sent, mut received) = ctx.collector.node_retired(p.index as u32);
+            if let Some(node) = &slot.node {
+                for peer in node.switch.peers() {
+                    let st = peer.status();
+                    sent += st.send.bytes;
+                    received += st.recv.bytes;
+                }
+            }
             NodeFinal {
+                bytes_sent: sent,
+                bytes_received: received,
                 index: p.index as u32,
                 id: p.key.node_id().to_string(),
                 group: s.groups[p.group].name.clone(),
