@@ -11,7 +11,13 @@ use clap::{Parser, Subcommand};
 /// A testbed for CometBFT's p2p layer: a wire-compatible Rust stack that runs in a
 /// deterministic simulator and over real TCP.
 #[derive(Parser, Debug)]
-#[command(name = "cometnet", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "cometnet",
+    version,
+    about = "A testbed for CometBFT's p2p layer: a wire-compatible Rust stack in a deterministic simulator and over real TCP",
+    after_help = "Examples:\n  cometnet run scenarios/quickstart.toml          simulate 50 nodes, write a report\n  cometnet report reports/quickstart/<id>-s1      re-draw a report\n  cometnet keygen --out node/config/node_key.json make a node key\n\nLogs: RUST_LOG=info (or debug, p2p=debug, ...). Exit codes: 0 ok, 1 failure, 2 bad input.",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
