@@ -875,7 +875,7 @@ pub fn is_valid_key(key: &str) -> bool {
 }
 
 /// Uniform in `0..n` (`n` ≥ 1; 0 for `n` ≤ 1), by rejection sampling.
-fn below(rng: &mut impl RngCore, n: usize) -> usize {
+pub(crate) fn below(rng: &mut impl RngCore, n: usize) -> usize {
     if n <= 1 {
         return 0;
     }

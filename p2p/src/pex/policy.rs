@@ -315,20 +315,7 @@ fn reply(to: NodeId, mut addrs: Vec<NetAddress>) -> Action {
     }
 }
 
-/// Uniform in `0..n` (0 for `n` ≤ 1), by rejection sampling.
-fn below(rng: &mut impl RngCore, n: usize) -> usize {
-    if n <= 1 {
-        return 0;
-    }
-    let n = n as u64;
-    let limit = u64::MAX - u64::MAX % n;
-    loop {
-        let x = rng.next_u64();
-        if x < limit {
-            return usize::try_from(x % n).unwrap_or(0);
-        }
-    }
-}
+pub(crate) use super::addrbook::below;
 
 #[cfg(test)]
 mod tests {
