@@ -1,7 +1,10 @@
 //! The clap command tree; each subcommand lives in its own module.
 
+mod crawl;
 mod keys;
+mod node;
 mod run;
+mod testnet;
 
 use std::process::ExitCode;
 
@@ -24,6 +27,12 @@ enum Command {
     Id(keys::IdArgs),
     /// Run a scenario file on the deterministic simulator and write its report.
     Run(run::RunArgs),
+    /// Real node over TCP: `node init` writes a home, `node start` runs it.
+    Node(node::NodeArgs),
+    /// Start a local network of real nodes on 127.0.0.x, one process each.
+    Testnet(testnet::TestnetArgs),
+    /// Map a live network from its seeds (PEX) and write crawl.json.
+    Crawl(crawl::CrawlArgs),
 }
 
 /// An error that ends the program, with the exit code it maps to.
@@ -61,6 +70,9 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => keys::keygen(&a),
         Command::Id(a) => keys::id(&a),
         Command::Run(a) => run::run_cmd(&a),
+        Command::Node(a) => node::node_cmd(&a),
+        Command::Testnet(a) => testnet::testnet_cmd(&a),
+        Command::Crawl(a) => crawl::crawl_cmd(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
