@@ -29,7 +29,7 @@ use p2p::pex::reactor::NoStore;
 use p2p::NodeKey;
 use rand_chacha::rand_core::SeedableRng;
 
-use super::node::{setup_error, shutdown_signal, tokio_runtime};
+use super::node::{random_seed, setup_error, tokio_runtime, Shutdown};
 use super::CliError;
 use crate::real::crawl::{CrawlEvent, CrawlRecorder, CrawlReport};
 use crate::real::net::LoopbackBoundTcp;
@@ -83,14 +83,6 @@ fn resolve_seeds(list: &str) -> Result<Vec<NetAddress>, CliError> {
     Ok(out)
 }
 
-#[allow(clippy::disallowed_types)] // allow-ambient: the crawler's random choices need not be reproducible
-fn random_seed() -> [u8; 32] {
-    use rand_core::RngCore;
-    let mut s = [0u8; 32];
-    rand_core::OsRng.fill_bytes(&mut s);
-    s
-}
-
 /// Runs `cometnet crawl`.
 pub fn crawl_cmd(a: &CrawlArgs) -> Result<(), CliError> {
     crate::real::home::check_network(&a.network, "--network").map_err(setup_error)?;
@@ -123,6 +115,7 @@ async fn crawl(
     listen: SocketAddr,
     private: bool,
 ) -> Result<(), CliError> {
+    let mut shutdown = Shutdown::new();
     let rt = TokioRuntime::new();
     let key = NodeKey::generate_os();
     let me = key.node_id();
@@ -194,12 +187,10 @@ async fn crawl(
     tokio::pin!(deadline);
     let mut progress = tokio::time::interval(Duration::from_secs(10));
     progress.tick().await;
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
     loop {
         tokio::select! {
             biased;
-            _ = &mut stop => { eprintln!("interrupted; writing what was found"); break; }
+            _ = shutdown.wait() => { eprintln!("interrupted; writing what was found"); break; }
             _ = &mut deadline => break,
             ev = rx.recv() => match ev {
                 Some(CrawlEvent::Learned(addrs)) => {

@@ -22,8 +22,13 @@ use p2p::netaddr::{NetAddress, NetAddressError};
 use p2p::node::{NodeError, NodeOptions};
 use p2p::switch::{SwitchConfig, SwitchError};
 use p2p::{NodeId, NodeKey};
+use rand_chacha::rand_core::SeedableRng as _;
 
 use super::CliError;
+use process::stdin_closed;
+pub(super) use process::{random_seed, tokio_runtime, Shutdown};
+
+mod process;
 use crate::real::home::{check_node_info, Home, SetupError};
 use crate::real::metrics::PeerMetrics;
 use crate::real::net::LoopbackBoundTcp;
@@ -296,51 +301,6 @@ impl GossipObserver for GossipCount {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub(super) async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                biased;
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
-/// Resolves when stdin reaches end of file (or fails).
-async fn stdin_closed() {
-    use tokio::io::AsyncReadExt;
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0u8; 64];
-    while let Ok(n) = stdin.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-    }
-}
-
-/// A multi-thread tokio runtime for a real node.
-pub(super) fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(format!("cannot start the tokio runtime: {e}")))
-}
-
-#[allow(clippy::disallowed_types)] // allow-ambient: a real node's random choices need not be reproducible
-fn random_seed() -> [u8; 32] {
-    use rand_core::RngCore;
-    let mut s = [0u8; 32];
-    rand_core::OsRng.fill_bytes(&mut s);
-    s
-}
-
 fn start(a: &StartArgs) -> Result<(), CliError> {
     let p = plan(a)?;
     let tokio_rt = tokio_runtime()?;
@@ -350,6 +310,7 @@ fn start(a: &StartArgs) -> Result<(), CliError> {
 }
 
 async fn run(a: &StartArgs, p: Plan) -> Result<(), CliError> {
+    let mut shutdown = Shutdown::new();
     let rt = TokioRuntime::new();
     let store = Arc::new(FileBookStore::new(&p.book_path, wall_clock(&rt)));
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(random_seed());
@@ -448,7 +409,7 @@ async fn run(a: &StartArgs, p: Plan) -> Result<(), CliError> {
     let limit = a.duration.map(|d| d.0);
     tokio::select! {
         biased;
-        _ = shutdown_signal() => tracing::info!("signal received"),
+        _ = shutdown.wait() => tracing::info!("signal received"),
         _ = async { match limit { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
             tracing::info!("--duration reached");
         }
@@ -476,5 +437,3 @@ async fn run(a: &StartArgs, p: Plan) -> Result<(), CliError> {
     }
     Ok(())
 }
-
-use rand_chacha::rand_core::SeedableRng as _;

@@ -19,7 +19,7 @@ use p2p::config::{GoDuration, NodeConfig};
 use p2p::netaddr::NetAddress;
 use p2p::NodeKey;
 
-use super::node::{setup_error, shutdown_signal, tokio_runtime};
+use super::node::{setup_error, tokio_runtime, Shutdown};
 use super::CliError;
 use crate::real::home::Home;
 
@@ -221,6 +221,11 @@ pub fn testnet_cmd(a: &TestnetArgs) -> Result<(), CliError> {
         )));
     }
     let addrs = if a.reuse { existing(a)? } else { create(a)? };
+    let rt = tokio_runtime()?;
+    let mut shutdown = {
+        let _in_runtime = rt.enter();
+        Shutdown::new()
+    };
     let mut children = Children(Vec::new());
     let mut log_start = Vec::new();
     for (i, addr) in (0..a.nodes).zip(&addrs) {
@@ -246,7 +251,6 @@ pub fn testnet_cmd(a: &TestnetArgs) -> Result<(), CliError> {
         a.duration
             .map_or(String::new(), |d| format!(" (stops by itself after {d})"))
     );
-    let rt = tokio_runtime()?;
     let limit = a.duration.map(|d| d.0);
     let early = rt.block_on(async {
         let watch = async {
@@ -261,7 +265,7 @@ pub fn testnet_cmd(a: &TestnetArgs) -> Result<(), CliError> {
         };
         tokio::select! {
             biased;
-            _ = shutdown_signal() => None,
+            _ = shutdown.wait() => None,
             _ = async { match limit { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => None,
             e = watch => e,
         }
