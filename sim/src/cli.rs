@@ -1,8 +1,11 @@
 //! The clap command tree; each subcommand lives in its own module.
 
+mod crawl;
 mod keys;
+mod node;
 mod report;
 mod run;
+mod testnet;
 
 use std::process::ExitCode;
 
@@ -33,6 +36,12 @@ enum Command {
     Run(run::RunArgs),
     /// Re-draw a run's plots and index.html from its report.json, or compare two runs.
     Report(report::ReportArgs),
+    /// Real node over TCP: `node init` writes a home, `node start` runs it.
+    Node(node::NodeArgs),
+    /// Start a local network of real nodes on 127.0.0.x, one process each.
+    Testnet(testnet::TestnetArgs),
+    /// Map a live network from its seeds (PEX) and write crawl.json.
+    Crawl(crawl::CrawlArgs),
 }
 
 /// An error that ends the program, with the exit code it maps to.
@@ -71,6 +80,9 @@ pub fn main() -> ExitCode {
         Command::Id(a) => keys::id(&a),
         Command::Run(a) => run::run_cmd(&a),
         Command::Report(a) => report::report(&a),
+        Command::Node(a) => node::node_cmd(&a),
+        Command::Testnet(a) => testnet::testnet_cmd(&a),
+        Command::Crawl(a) => crawl::crawl_cmd(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

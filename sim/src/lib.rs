@@ -4,14 +4,20 @@
 //! Module map:
 //! - [`exec`]: the single-threaded executor with a virtual clock ([`exec::Sim`],
 //!   [`exec::SimRuntime`]).
-//! - [`cli`]: the clap command tree; one module per subcommand.
+//! - [`net`], [`link`]: the simulated network (links, bandwidth, partitions,
+//!   crashes) and the latency model (zones, jitter).
+//! - [`scenario`]: scenario files; [`run`]: runs one on the event engine.
+//! - [`collect`]: metrics through the stack's observer hooks; [`report`]: `report.json`.
 //! - [`render`]: plots and HTML pages drawn from a `report.json`.
+//! - [`real`]: real nodes over TCP (node homes, `addrbook.json` store, metrics, crawl map).
+//! - [`cli`]: the clap command tree; one module per subcommand.
 
 pub mod cli;
 pub mod collect;
 pub mod exec;
 pub mod link;
 pub mod net;
+pub mod real;
 pub mod render;
 pub mod report;
 pub mod run;

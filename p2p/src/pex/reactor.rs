@@ -6,6 +6,8 @@
 //! seed crawler), and the address-book saver (every 2 minutes, and on stop)
 //! through a [`BookStore`] — a file for real nodes, memory in the simulator.
 //! [`PexReactor::addr_book_hook`] gives the Switch its address-book hook.
+//! An optional [`PexObserver`] sees every address list a peer sends (a
+//! crawler records "who told us about whom" with it).
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -17,7 +19,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use super::addrbook::AddrBook;
-use super::messages::PEX_CHANNEL;
+use super::messages::{PexMessage, PEX_CHANNEL};
 use super::policy::{Action, DialOutcome, PeerCounts, PeerInfo, Pex, PexConfig, CRAWL_PEER_PERIOD};
 use crate::key::NodeId;
 use crate::mconn::ChannelDescriptor;
@@ -25,6 +27,7 @@ use crate::netaddr::NetAddress;
 use crate::switch::{
     AddrBookHook, BoxError, DialError, Envelope, Peer, Reactor, StopReason, SwitchHandle,
 };
+use crate::time::Instant;
 use crate::transport::Fault;
 
 /// How often the address book is saved (Go's `dumpAddressInterval`).
@@ -34,6 +37,15 @@ pub const SAVE_INTERVAL: Duration = Duration::from_secs(120);
 pub trait BookStore: Send + Sync + 'static {
     /// Persists `book` (errors are the store's to log).
     fn save(&self, book: &AddrBook);
+}
+
+/// Sees the address lists peers send. Called from the reactor's receive
+/// path, before the policy handles the list (so also for lists the policy then
+/// rejects as unsolicited); lists that fail to decode are not reported. Must
+/// not block.
+pub trait PexObserver: Send + Sync + 'static {
+    /// `from` sent us a `PexAddrs` message with `addrs` (at `now` on the switch clock).
+    fn addrs_received(&self, now: Instant, from: NodeId, addrs: &[NetAddress]);
 }
 
 /// A store that keeps nothing.
@@ -47,6 +59,7 @@ struct Inner {
     rng: ChaCha20Rng,
     sw: Option<SwitchHandle>,
     wake: Option<mpsc::UnboundedSender<()>>,
+    observer: Option<Arc<dyn PexObserver>>,
 }
 
 /// The PEX reactor (channel 0x00).
@@ -70,6 +83,7 @@ impl PexReactor {
                 rng: ChaCha20Rng::from_seed(rng_seed),
                 sw: None,
                 wake: None,
+                observer: None,
             }),
             store,
             me: me.clone(),
@@ -78,6 +92,11 @@ impl PexReactor {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reports received address lists to `observer` (replaces any earlier one).
+    pub fn set_observer(&self, observer: Arc<dyn PexObserver>) {
+        self.lock().observer = Some(observer);
     }
 
     /// Runs `f` on the address book (e.g. to read its size or save it).
@@ -329,6 +348,12 @@ impl Reactor for PexReactor {
             let Some(sw) = self.lock().sw.clone() else {
                 return;
             };
+            let observer = self.lock().observer.clone();
+            if let Some(o) = observer {
+                if let Ok(PexMessage::Addrs(addrs)) = PexMessage::decode(&env.message) {
+                    o.addrs_received(sw.now(), env.src.id(), &addrs);
+                }
+            }
             let info = Self::info(&sw, &env.src);
             let actions = {
                 let mut g = self.lock();
