@@ -149,3 +149,94 @@ fn tendermint_p2p_peer_handshakes_pings_and_gets_pex_addrs() {
         "{log}"
     );
 }
+
+/// Waits until the node closes the connection (the reader thread ends).
+fn disconnected_within(peer: &TmPeer, limit: Duration) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+        match peer.seen.recv_timeout(left) {
+            Ok(_) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return true,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return false,
+        }
+    }
+    false
+}
+
+#[test]
+fn pex_abuse_is_dropped_by_a_running_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("n");
+    let node_ip = ip(3, 2);
+    let port = free_port(&[node_ip]);
+    init_home(&home, &format!("tcp://{node_ip}:{port}"), NETWORK);
+    let log_path = dir.path().join("node.log");
+    let mut node = Guard(
+        cometnet()
+            .args(["node", "start", "--home"])
+            .arg(&home)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let target = std::net::SocketAddr::new(node_ip, port);
+    let up = wait_until_blocking(Duration::from_secs(20), || {
+        TcpStream::connect(target).is_ok()
+    });
+    assert!(up.is_some(), "node did not listen");
+    let request = proto::Message {
+        sum: Some(proto::message::Sum::PexRequest(proto::PexRequest {})),
+    }
+    .encode_to_vec();
+
+    // Three requests back to back: the first two are free, the third is too soon.
+    let id_a = NodeKey::from_seed([0x51; 32]).node_id().to_string();
+    let mut a = TmPeer::start(
+        TcpStream::connect(target).unwrap(),
+        [0x51; 32],
+        tm_node_info(&id_a, NETWORK, &[0x00]),
+    );
+    for _ in 0..3 {
+        a.send_message(0x00, &request);
+    }
+    assert!(
+        disconnected_within(&a, Duration::from_secs(10)),
+        "a PEX request too soon must get us dropped"
+    );
+
+    // A PexAddrs nobody asked for.
+    let id_b = NodeKey::from_seed([0x52; 32]).node_id().to_string();
+    let mut b = TmPeer::start(
+        TcpStream::connect(target).unwrap(),
+        [0x52; 32],
+        tm_node_info(&id_b, NETWORK, &[0x00]),
+    );
+    let unsolicited = proto::Message {
+        sum: Some(proto::message::Sum::PexAddrs(proto::PexAddrs {
+            addrs: vec![proto::NetAddress {
+                id: id_a.clone(),
+                ip: "203.0.113.9".into(),
+                port: 26656,
+            }],
+        })),
+    }
+    .encode_to_vec();
+    b.send_message(0x00, &unsolicited);
+    assert!(
+        disconnected_within(&b, Duration::from_secs(10)),
+        "unsolicited PexAddrs must get us dropped"
+    );
+
+    drop((a, b));
+    let _ = node.0.kill();
+    let _ = node.0.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("PEX request") && log.contains("after the previous one"),
+        "{log}"
+    );
+    assert!(log.contains("unsolicited PEX address list"), "{log}");
+}
