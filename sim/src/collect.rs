@@ -485,9 +485,91 @@ pub fn components(up: &[bool], edges: &[(u32, u32)]) -> (usize, usize) {
     (sizes.len(), sizes.values().copied().max().unwrap_or(0))
 }
 
+/// Shortest-path statistics of a graph.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PathStats {
+    /// Longest shortest path between two connected nodes (hops).
+    pub diameter: u32,
+    /// Mean shortest-path length over connected pairs (hops).
+    pub mean_path_length: f64,
+    /// Sources the BFS ran from (all nodes up to [`EXACT_PATHS_MAX`], else a seeded sample).
+    pub sources: usize,
+}
+
+/// Graphs up to this many nodes get exact path statistics.
+pub const EXACT_PATHS_MAX: usize = 2000;
+
+/// Diameter and mean path length among the nodes in `mask`, by BFS from
+/// every node (or from `sample` evenly spread nodes on larger graphs).
+pub fn path_stats(mask: &[bool], edges: &[(u32, u32)], sample: usize) -> PathStats {
+    let n = mask.len();
+    let mut adj: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for &(a, b) in edges {
+        let (ua, ub) = (a as usize, b as usize);
+        if ua < n && ub < n && mask[ua] && mask[ub] {
+            adj[ua].push(b);
+            adj[ub].push(a);
+        }
+    }
+    let nodes: Vec<usize> = (0..n).filter(|&i| mask[i]).collect();
+    let sources: Vec<usize> = if nodes.len() <= EXACT_PATHS_MAX {
+        nodes.clone()
+    } else {
+        let step = (nodes.len() / sample.max(1)).max(1);
+        nodes.iter().step_by(step).copied().collect()
+    };
+    let (mut diameter, mut total, mut pairs) = (0u32, 0u64, 0u64);
+    let mut dist = vec![u32::MAX; n];
+    let mut queue = std::collections::VecDeque::new();
+    for &s in &sources {
+        dist.iter_mut().for_each(|d| *d = u32::MAX);
+        dist[s] = 0;
+        queue.push_back(s);
+        while let Some(u) = queue.pop_front() {
+            for &v in &adj[u] {
+                let v = v as usize;
+                if dist[v] == u32::MAX {
+                    dist[v] = dist[u] + 1;
+                    diameter = diameter.max(dist[v]);
+                    total += u64::from(dist[v]);
+                    pairs += 1;
+                    queue.push_back(v);
+                }
+            }
+        }
+    }
+    PathStats {
+        diameter,
+        mean_path_length: if pairs == 0 {
+            0.0
+        } else {
+            total as f64 / pairs as f64
+        },
+        sources: sources.len(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_stats_of_small_graphs() {
+        let up = vec![true; 3];
+        let line = path_stats(&up, &[(0, 1), (1, 2)], 10);
+        assert_eq!(line.diameter, 2);
+        assert!((line.mean_path_length - 4.0 / 3.0).abs() < 1e-12);
+        assert_eq!(line.sources, 3);
+        let ring = path_stats(
+            &[true; 6],
+            &[(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (0, 5)],
+            10,
+        );
+        assert_eq!(ring.diameter, 3);
+        assert!((ring.mean_path_length - 1.8).abs() < 1e-12);
+        let cut = path_stats(&[true, true, false], &[(0, 1), (1, 2)], 10);
+        assert_eq!((cut.diameter, cut.sources), (1, 2));
+    }
 
     #[test]
     fn components_of_small_graphs() {

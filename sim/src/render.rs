@@ -225,6 +225,7 @@ pub(crate) mod tests_support {
             nodes,
             degree_histogram: BTreeMap::from([(1, 2), (2, 1)]),
             edges: vec![(0, 1), (1, 2)],
+            paths: Default::default(),
             totals: Totals::default(),
             gossip: BTreeMap::from([(
                 "tx".to_owned(),

@@ -28,6 +28,9 @@ pub struct Report {
     pub degree_histogram: BTreeMap<u32, u32>,
     /// Final peer graph: undirected edges between node indices.
     pub edges: Vec<(u32, u32)>,
+    /// Diameter and mean path length of the final graph among running non-seed nodes.
+    #[serde(default)]
+    pub paths: crate::collect::PathStats,
     /// Counters.
     pub totals: Totals,
     /// Gossip propagation per workload, by name.

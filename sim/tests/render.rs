@@ -184,6 +184,7 @@ fn synthetic(n: usize, seed: u64) -> Report {
         nodes,
         degree_histogram,
         edges,
+        paths: Default::default(),
         totals: Totals {
             dials: 40 * n as u64,
             dials_ok: 30 * n as u64,

@@ -254,6 +254,7 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
         samples: st.samples.clone(),
         nodes,
         degree_histogram,
+        paths: crate::collect::path_stats(&overlay(ctx), &ctx.collector.edges(), 200),
         edges: ctx.collector.edges(),
         totals: ctx.collector.totals(),
         gossip,
