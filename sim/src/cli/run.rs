@@ -123,7 +123,10 @@ fn print_summary(r: &Report) {
             s.peers_min, s.peers_mean, s.peers_max, s.outbound_mean, s.inbound_mean, s.components, s.largest_component
         );
     }
-    println!("  graph: diameter {} hops, mean path {:.2} hops", r.paths.diameter, r.paths.mean_path_length);
+    println!(
+        "  graph: diameter {} hops, mean path {:.2} hops",
+        r.paths.diameter, r.paths.mean_path_length
+    );
     let t = &r.totals;
     println!(
         "  dials: {} ({} connected); inbound rejected: {}",
