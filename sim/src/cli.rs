@@ -1,5 +1,6 @@
 //! The clap command tree; each subcommand lives in its own module.
 
+mod bench;
 mod keys;
 mod report;
 mod run;
@@ -15,7 +16,7 @@ use clap::{Parser, Subcommand};
     name = "cometnet",
     version,
     about = "A testbed for CometBFT's p2p layer: a wire-compatible Rust stack in a deterministic simulator and over real TCP",
-    after_help = "Examples:\n  cometnet run scenarios/quickstart.toml          simulate 50 nodes, write a report\n  cometnet report reports/quickstart/<id>-s1      re-draw a report\n  cometnet keygen --out node/config/node_key.json make a node key\n\nLogs: RUST_LOG=info (or debug, p2p=debug, ...). Exit codes: 0 ok, 1 failure, 2 bad input.",
+    after_help = "Examples:\n  cometnet run scenarios/quickstart.toml          simulate 50 nodes, write a report\n  cometnet report reports/quickstart/<id>-s1      re-draw a report\n  cometnet run scenarios/pex-bootstrap-200.toml --engine turmoil\n                                                  the same stack on turmoil (a cross-check)\n  cometnet bench sim                              event engine vs turmoil, 1,000 nodes, memory\n  cometnet keygen --out node/config/node_key.json make a node key\n\nLogs: RUST_LOG=info (or debug, p2p=debug, ...). Exit codes: 0 ok, 1 failure, 2 bad input.",
     propagate_version = true
 )]
 pub struct Cli {
@@ -33,6 +34,8 @@ enum Command {
     Run(run::RunArgs),
     /// Re-draw a run's plots and index.html from its report.json, or compare two runs.
     Report(report::ReportArgs),
+    /// Benchmarks: `bench sim` times the simulator engines and prints a table.
+    Bench(bench::BenchArgs),
 }
 
 /// An error that ends the program, with the exit code it maps to.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Id(a) => keys::id(&a),
         Command::Run(a) => run::run_cmd(&a),
         Command::Report(a) => report::report(&a),
+        Command::Bench(a) => bench::bench(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
