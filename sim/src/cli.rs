@@ -1,5 +1,6 @@
 //! The clap command tree; each subcommand lives in its own module.
 
+mod bench;
 mod crawl;
 mod keys;
 mod node;
@@ -18,7 +19,7 @@ use clap::{Parser, Subcommand};
     name = "cometnet",
     version,
     about = "A testbed for CometBFT's p2p layer: a wire-compatible Rust stack in a deterministic simulator and over real TCP",
-    after_help = "Examples:\n  cometnet run scenarios/quickstart.toml          simulate 50 nodes, write a report\n  cometnet report reports/quickstart/<id>-s1      re-draw a report\n  cometnet keygen --out node/config/node_key.json make a node key\n\nLogs: RUST_LOG=info (or debug, p2p=debug, ...). Exit codes: 0 ok, 1 failure, 2 bad input.",
+    after_help = "Examples:\n  cometnet run scenarios/quickstart.toml          simulate 50 nodes, write a report\n  cometnet report reports/quickstart/<id>-s1      re-draw a report\n  cometnet run scenarios/pex-bootstrap-200.toml --engine turmoil\n                                                  the same stack on turmoil (a cross-check)\n  cometnet bench sim                              event engine vs turmoil, 1,000 nodes, memory\n  cometnet keygen --out node/config/node_key.json make a node key\n\nLogs: RUST_LOG=info (or debug, p2p=debug, ...). Exit codes: 0 ok, 1 failure, 2 bad input.",
     propagate_version = true
 )]
 pub struct Cli {
@@ -42,6 +43,8 @@ enum Command {
     Testnet(testnet::TestnetArgs),
     /// Map a live network from its seeds (PEX) and write crawl.json.
     Crawl(crawl::CrawlArgs),
+    /// Benchmarks: `bench sim` times the simulator engines and prints a table.
+    Bench(bench::BenchArgs),
 }
 
 /// An error that ends the program, with the exit code it maps to.
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Node(a) => node::node_cmd(&a),
         Command::Testnet(a) => testnet::testnet_cmd(&a),
         Command::Crawl(a) => crawl::crawl_cmd(&a),
+        Command::Bench(a) => bench::bench(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,9 @@
 //!   crashes) and the latency model (zones, jitter).
 //! - [`scenario`]: scenario files; [`run`]: runs one on the event engine.
 //! - [`collect`]: metrics through the stack's observer hooks; [`report`]: `report.json`.
+//! - [`run`]: a scenario on the event engine; [`turmoil_engine`]: the same on
+//!   turmoil (small runs; a cross-check and the speed baseline).
+//! - [`cli`]: the clap command tree; one module per subcommand.
 //! - [`render`]: plots and HTML pages drawn from a `report.json`.
 //! - [`real`]: real nodes over TCP (node homes, `addrbook.json` store, metrics, crawl map).
 //! - [`cli`]: the clap command tree; one module per subcommand.
@@ -22,3 +25,4 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod turmoil_engine;

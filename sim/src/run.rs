@@ -6,9 +6,14 @@
 //! - `run/plan.rs`: scenario → nodes (addresses, keys, configs) via a seed tree.
 //! - `run/faults.rs`: crash, restart, pause, partition, churn, bandwidth.
 //! - `run/measure.rs`: samples, assertions and the final report.
+//!
+//! The pieces both engines share (the checks every engine makes, a node's
+//! [`NodeOptions`], the gossip publishers, samples, assertions and the report)
+//! are `pub(crate)` here and in `run/*`, so the turmoil engine
+//! ([`crate::turmoil_engine`]) runs the same stack with the same options.
 
-mod faults;
-mod measure;
+pub(crate) mod faults;
+pub(crate) mod measure;
 pub mod plan;
 
 use std::net::SocketAddr;
@@ -68,7 +73,7 @@ impl BookStore for MemDisk {
 }
 
 impl MemDisk {
-    fn load(&self, strict: bool) -> Option<AddrBook> {
+    pub(crate) fn load(&self, strict: bool) -> Option<AddrBook> {
         let text = self
             .book
             .lock()
@@ -137,27 +142,15 @@ impl Ctx {
         };
         self.world.revive(plan.ip);
         self.collector.set_up(idx as u32, true);
-        let strict = plan.p2p.addr_book_strict;
-        let book = disk.load(strict).unwrap_or_else(|| {
-            let mut rng = ChaCha20Rng::from_seed(derive(self.seed, "addrbook-key", idx as u64));
-            AddrBook::new(strict, &mut rng)
-        });
-        let observer = self.collector.node(idx as u32);
-        let opts = NodeOptions {
-            key: plan.key.clone(),
-            p2p: plan.p2p.clone(),
-            network: self.scenario.network.clone(),
-            moniker: format!("{}-{}", self.scenario.groups[plan.group].name, plan.member),
-            listen: SocketAddr::new(plan.ip, P2P_PORT),
-            advertise: None,
-            gossip_channel: self.gossip_channel,
-            rng_seed: derive(self.seed, "node-rng", (idx as u64) << 16 | starts),
-            book,
-            book_store: disk,
-            observer: Some(observer.clone()),
-            gossip_observer: Some(observer),
-            resolver: None,
-        };
+        let opts = node_options(
+            &self.scenario,
+            plan,
+            self.seed,
+            starts,
+            disk,
+            &self.collector,
+            self.gossip_channel,
+        );
         let rt = self.rt.with_group(idx as u32 + 1);
         let ctx = self.clone();
         rt.clone().spawn(async move {
@@ -190,15 +183,8 @@ pub struct Progress {
     pub polls: u64,
 }
 
-/// Runs `loaded` and returns its report (assertion failures are in the report).
-/// `progress` is called between steps of simulated time.
-pub fn run(
-    loaded: &Loaded,
-    opts: &RunOptions,
-    mut progress: impl FnMut(Progress),
-) -> Result<Report, RunError> {
-    let s = &loaded.scenario;
-    let seed = opts.seed.unwrap_or(s.seed);
+/// What no engine supports yet; returns the gossip channel (one for all workloads).
+pub(crate) fn check_common(s: &Scenario) -> Result<Option<u8>, RunError> {
     if let Some(g) = s.groups.iter().find(|g| g.adversary != Adversary::None) {
         return Err(RunError::Unsupported(format!(
             "group {:?}: adversary {:?} is not implemented by this version of the engine",
@@ -211,6 +197,55 @@ pub fn run(
             "all [[gossip]] workloads must use the same channel".into(),
         ));
     }
+    Ok(channels.iter().next().copied())
+}
+
+/// The [`NodeOptions`] of `plan`'s node for its `starts`-th start (1-based):
+/// its key, config, moniker, RNG seed, the address book saved on `disk` (or
+/// a new one) and the collector's observers. Every engine starts nodes with it.
+pub(crate) fn node_options(
+    s: &Scenario,
+    plan: &NodePlan,
+    seed: u64,
+    starts: u64,
+    disk: Arc<MemDisk>,
+    collector: &Collector,
+    gossip_channel: Option<u8>,
+) -> NodeOptions {
+    let idx = plan.index;
+    let strict = plan.p2p.addr_book_strict;
+    let book = disk.load(strict).unwrap_or_else(|| {
+        let mut rng = ChaCha20Rng::from_seed(derive(seed, "addrbook-key", idx as u64));
+        AddrBook::new(strict, &mut rng)
+    });
+    let observer = collector.node(idx as u32);
+    NodeOptions {
+        key: plan.key.clone(),
+        p2p: plan.p2p.clone(),
+        network: s.network.clone(),
+        moniker: format!("{}-{}", s.groups[plan.group].name, plan.member),
+        listen: SocketAddr::new(plan.ip, P2P_PORT),
+        advertise: None,
+        gossip_channel,
+        rng_seed: derive(seed, "node-rng", (idx as u64) << 16 | starts),
+        book,
+        book_store: disk,
+        observer: Some(observer.clone()),
+        gossip_observer: Some(observer),
+        resolver: None,
+    }
+}
+
+/// Runs `loaded` and returns its report (assertion failures are in the report).
+/// `progress` is called between steps of simulated time.
+pub fn run(
+    loaded: &Loaded,
+    opts: &RunOptions,
+    mut progress: impl FnMut(Progress),
+) -> Result<Report, RunError> {
+    let s = &loaded.scenario;
+    let seed = opts.seed.unwrap_or(s.seed);
+    let gossip_channel = check_common(s)?;
     let plans = plan::plan(s, seed, &loaded.latency).map_err(RunError::Setup)?;
     let mut sim = Sim::new();
     let rt = sim.runtime();
@@ -248,7 +283,7 @@ pub fn run(
             errors: Vec::new(),
         })),
         seed,
-        gossip_channel: channels.iter().next().copied(),
+        gossip_channel,
     };
     for p in ctx.plans.iter() {
         let (c, idx) = (ctx.clone(), p.index);

@@ -1,4 +1,5 @@
-//! `cometnet run SCENARIO`: run a scenario on the simulator and write its report.
+//! `cometnet run SCENARIO`: run a scenario on the simulator (the event engine,
+//! or turmoil with `--engine turmoil`) and write its report.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use super::CliError;
 use crate::report::Report;
 use crate::run::{run, Progress, RunOptions};
 use crate::scenario::Scenario;
+use crate::turmoil_engine::{self, TurmoilOptions};
 
 /// Arguments of `cometnet run`.
 #[derive(Args, Debug)]
@@ -25,6 +27,9 @@ pub struct RunArgs {
     /// Simulation engine.
     #[arg(long, value_enum, default_value_t = Engine::Event)]
     engine: Engine,
+    /// Turmoil's tick in Go duration syntax (with --engine turmoil only).
+    #[arg(long, value_name = "DURATION", default_value = "10ms")]
+    tick: String,
     /// No progress bar (also off when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
@@ -38,6 +43,9 @@ pub struct RunArgs {
 enum Engine {
     /// The event-driven engine (virtual clock; scales to 10,000 nodes).
     Event,
+    /// turmoil, for small runs (≤ 200 nodes): a cross-check and the speed
+    /// baseline; no [[event]]s, bandwidth or NAT.
+    Turmoil,
 }
 
 fn bar(end: Duration, quiet: bool) -> ProgressBar {
@@ -63,31 +71,60 @@ pub fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
             .join(&loaded.name)
             .join(format!("{}-s{seed}", loaded.id))
     });
-    let _ = a.engine;
+    let tick = a
+        .tick
+        .parse::<p2p::config::GoDuration>()
+        .map_err(|e| CliError::Input(format!("--tick {:?}: {e}", a.tick)))?
+        .0;
     eprintln!(
-        "running {} ({} nodes, {} simulated, seed {seed}, scenario id {})",
+        "running {} on the {} engine ({} nodes, {} simulated, seed {seed}, scenario id {})",
         loaded.name,
+        match a.engine {
+            Engine::Event => "event",
+            Engine::Turmoil => "turmoil",
+        },
         loaded.scenario.node_count(),
         loaded.scenario.duration,
         loaded.id
     );
     let started = std::time::Instant::now();
     let pb = bar(loaded.scenario.duration.0, a.quiet);
-    let mut report = run(&loaded, &RunOptions { seed: Some(seed) }, |p: Progress| {
+    let on_progress = |p: Progress| {
         let wall = started.elapsed().as_secs_f64().max(1e-9);
         pb.set_position(p.now.as_millis() as u64);
         pb.set_message(format!(
-            "{:.1}s/{:.0}s | wall {:.1}s | {:.0}k events/s",
+            "{:.1}s/{:.0}s | wall {:.1}s | {:.0}k {}/s",
             p.now.as_secs_f64(),
             p.end.as_secs_f64(),
             wall,
-            p.events as f64 / wall / 1000.0
+            p.events as f64 / wall / 1000.0,
+            match a.engine {
+                Engine::Event => "events",
+                Engine::Turmoil => "ticks",
+            }
         ));
-    })
-    .map_err(|e| CliError::Failed(e.to_string()))?;
+    };
+    let result = match a.engine {
+        Engine::Event => run(&loaded, &RunOptions { seed: Some(seed) }, on_progress),
+        Engine::Turmoil => {
+            let opts = TurmoilOptions {
+                seed: Some(seed),
+                tick,
+            };
+            turmoil_engine::run(&loaded, &opts, on_progress)
+        }
+    };
+    let mut report = result.map_err(|e| CliError::Failed(e.to_string()))?;
     pb.finish_and_clear();
     report.header.wall_time_s = started.elapsed().as_secs_f64();
-    report.header.reproduce = format!("cometnet run {} --seed {seed}", a.scenario.display());
+    report.header.reproduce = match a.engine {
+        Engine::Event => format!("cometnet run {} --seed {seed}", a.scenario.display()),
+        Engine::Turmoil => format!(
+            "cometnet run {} --seed {seed} --engine turmoil --tick {}",
+            a.scenario.display(),
+            a.tick
+        ),
+    };
     let path = report
         .write(&out)
         .map_err(|e| CliError::Failed(format!("{}: {e}", out.display())))?;

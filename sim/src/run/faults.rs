@@ -7,9 +7,12 @@ use p2p::net::{Instant, Runtime};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use p2p::node::Node;
+
 use super::plan::{derive, select};
 use super::Ctx;
-use crate::scenario::{Event, Selector};
+use crate::collect::Collector;
+use crate::scenario::{Event, Scenario, Selector};
 
 fn at(d: Duration) -> Instant {
     Instant::from_epoch(d)
@@ -198,38 +201,74 @@ fn churn(
     }
 }
 
-/// One publisher task per (workload, origin node), each with a random phase.
-fn gossip(ctx: &Ctx) {
-    let end = ctx.scenario.duration.0;
-    for (w, g) in ctx.scenario.gossip.iter().enumerate() {
+/// One gossip origin: node `node` publishes `size`-byte messages of workload
+/// `workload` at `first`, `first + interval`, ... while the time is ≤ `stop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Publisher {
+    pub(crate) workload: usize,
+    pub(crate) node: usize,
+    pub(crate) first: Duration,
+    pub(crate) interval: Duration,
+    pub(crate) stop: Duration,
+    pub(crate) size: usize,
+}
+
+/// Every (workload, origin node) of the scenario, each with a random phase
+/// drawn from the seed tree; the same list for every engine.
+pub(crate) fn publishers(s: &Scenario, seed: u64) -> Vec<Publisher> {
+    let end = s.duration.0;
+    let mut out = Vec::new();
+    for (w, g) in s.gossip.iter().enumerate() {
         let interval = Duration::from_secs_f64(1.0 / g.rate);
         let stop = g.stop.map_or(end, |s| s.0.min(end));
-        let mut rng = ChaCha20Rng::from_seed(derive(ctx.seed, "gossip-phase", w as u64));
-        for idx in nodes(ctx, &g.from) {
+        let mut rng = ChaCha20Rng::from_seed(derive(seed, "gossip-phase", w as u64));
+        for node in select(s, &g.from) {
             let phase = Duration::from_secs_f64(
                 interval.as_secs_f64() * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64),
             );
-            let (c, size, start) = (ctx.clone(), g.size, g.start.0);
-            ctx.rt.spawn(async move {
-                let mut next = start + phase;
-                while next <= stop {
-                    c.rt.sleep_until(at(next)).await;
-                    let reactor = {
-                        let st = c.lock();
-                        let slot = &st.slots[idx];
-                        if slot.paused {
-                            None
-                        } else {
-                            slot.node.as_ref().and_then(|n| n.gossip.clone())
-                        }
-                    };
-                    if let Some(r) = reactor {
-                        c.collector.next_publish_workload(w);
-                        r.publish(size);
-                    }
-                    next += interval;
-                }
+            out.push(Publisher {
+                workload: w,
+                node,
+                first: g.start.0 + phase,
+                interval,
+                stop,
+                size: g.size,
             });
         }
+    }
+    out
+}
+
+/// Publishes one message of `p` on `node` (tagged with its workload first).
+pub(crate) fn publish(collector: &Collector, node: &Node, p: &Publisher) {
+    if let Some(r) = &node.gossip {
+        collector.next_publish_workload(p.workload);
+        r.publish(p.size);
+    }
+}
+
+/// One publisher task per (workload, origin node).
+fn gossip(ctx: &Ctx) {
+    for p in publishers(&ctx.scenario, ctx.seed) {
+        let c = ctx.clone();
+        ctx.rt.spawn(async move {
+            let mut next = p.first;
+            while next <= p.stop {
+                c.rt.sleep_until(at(next)).await;
+                let node = {
+                    let st = c.lock();
+                    let slot = &st.slots[p.node];
+                    if slot.paused {
+                        None
+                    } else {
+                        slot.node.clone()
+                    }
+                };
+                if let Some(node) = node {
+                    publish(&c.collector, &node, &p);
+                }
+                next += p.interval;
+            }
+        });
     }
 }

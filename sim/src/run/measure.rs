@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use p2p::net::{Instant, Runtime};
 
-use super::plan::select;
+use p2p::config::GoDuration;
+use p2p::node::Node;
+
+use super::plan::{select, NodePlan};
 use super::Ctx;
-use crate::collect::components;
+use crate::collect::{components, Collector};
 use crate::report::{AssertionResult, Header, NodeFinal, Report, Sample};
-use crate::scenario::{Assertion, Loaded, Role};
+use crate::scenario::{Assertion, Loaded, Role, Scenario, Selector};
 
 /// Runs with at most this many nodes record every node's peer count per sample.
 const PER_NODE_SAMPLES_MAX: usize = 200;
@@ -23,7 +26,11 @@ pub(super) fn schedule(ctx: &Ctx) {
         let mut t = Duration::ZERO;
         loop {
             c.rt.sleep_until(Instant::from_epoch(t)).await;
-            let s = sample(&c);
+            let s = {
+                let st = c.lock();
+                let nodes: Vec<Option<&Node>> = st.slots.iter().map(|s| s.node.as_ref()).collect();
+                sample(c.secs(), &c.plans, &c.collector, &nodes)
+            };
             c.lock().samples.push(s);
             if t >= end {
                 break;
@@ -36,44 +43,15 @@ pub(super) fn schedule(ctx: &Ctx) {
             Assertion::MinPeers { nodes, min, by } => {
                 let c = ctx.clone();
                 ctx.rt.schedule(Instant::from_epoch(by.0), move || {
-                    let degrees = c.collector.degrees();
-                    let up = c.collector.up();
-                    let chosen: Vec<usize> = select(&c.scenario, &nodes)
-                        .into_iter()
-                        .filter(|i| up[*i])
-                        .collect();
-                    let worst = chosen.iter().map(|&i| degrees[i].0 + degrees[i].1).min();
-                    let below = chosen
-                        .iter()
-                        .filter(|&&i| ((degrees[i].0 + degrees[i].1) as usize) < min)
-                        .count();
-                    let passed = worst.is_some_and(|w| w as usize >= min);
-                    c.lock().assertions.push(AssertionResult {
-                        description: format!(
-                            "every running node of {nodes} has ≥ {min} peers at {by}"
-                        ),
-                        passed,
-                        detail: match worst {
-                            Some(w) => format!(
-                                "fewest peers: {w}; {below} of {} nodes below {min}",
-                                chosen.len()
-                            ),
-                            None => "no running node selected".into(),
-                        },
-                    });
+                    let r = check_min_peers(&c.scenario, &c.collector, &nodes, min, by);
+                    c.lock().assertions.push(r);
                 });
             }
             Assertion::Connected { at } => {
                 let c = ctx.clone();
                 ctx.rt.schedule(Instant::from_epoch(at.0), move || {
-                    let (n, largest) = components(&overlay(&c), &c.collector.edges());
-                    c.lock().assertions.push(AssertionResult {
-                        description: format!(
-                            "the running non-seed nodes form one component at {at}"
-                        ),
-                        passed: n == 1,
-                        detail: format!("{n} components, largest has {largest} nodes"),
-                    });
+                    let r = check_connected(&c.plans, &c.collector, at);
+                    c.lock().assertions.push(r);
                 });
             }
             Assertion::GossipCoverage { .. } => {}
@@ -81,13 +59,56 @@ pub(super) fn schedule(ctx: &Ctx) {
     }
 }
 
+/// The `min_peers` assertion, evaluated now (at `by`).
+pub(crate) fn check_min_peers(
+    s: &Scenario,
+    collector: &Collector,
+    nodes: &Selector,
+    min: usize,
+    by: GoDuration,
+) -> AssertionResult {
+    let degrees = collector.degrees();
+    let up = collector.up();
+    let chosen: Vec<usize> = select(s, nodes).into_iter().filter(|i| up[*i]).collect();
+    let worst = chosen.iter().map(|&i| degrees[i].0 + degrees[i].1).min();
+    let below = chosen
+        .iter()
+        .filter(|&&i| ((degrees[i].0 + degrees[i].1) as usize) < min)
+        .count();
+    AssertionResult {
+        description: format!("every running node of {nodes} has ≥ {min} peers at {by}"),
+        passed: worst.is_some_and(|w| w as usize >= min),
+        detail: match worst {
+            Some(w) => format!(
+                "fewest peers: {w}; {below} of {} nodes below {min}",
+                chosen.len()
+            ),
+            None => "no running node selected".into(),
+        },
+    }
+}
+
+/// The `connected` assertion, evaluated now (at `at`).
+pub(crate) fn check_connected(
+    plans: &[NodePlan],
+    collector: &Collector,
+    at: GoDuration,
+) -> AssertionResult {
+    let (n, largest) = components(&overlay(plans, collector), &collector.edges());
+    AssertionResult {
+        description: format!("the running non-seed nodes form one component at {at}"),
+        passed: n == 1,
+        detail: format!("{n} components, largest has {largest} nodes"),
+    }
+}
+
 /// Running nodes that are part of the overlay: seeds are excluded, since they
 /// disconnect everyone by design and would count as components of their own.
-fn overlay(ctx: &Ctx) -> Vec<bool> {
-    let up = ctx.collector.up();
+fn overlay(plans: &[NodePlan], collector: &Collector) -> Vec<bool> {
+    let up = collector.up();
     up.iter()
         .enumerate()
-        .map(|(i, u)| *u && ctx.plans.get(i).is_some_and(|p| p.role != Role::Seed))
+        .map(|(i, u)| *u && plans.get(i).is_some_and(|p| p.role != Role::Seed))
         .collect()
 }
 
@@ -95,33 +116,36 @@ fn channel_key(ch: u8) -> String {
     format!("0x{ch:02x}")
 }
 
-fn sample(ctx: &Ctx) -> Sample {
-    let up = ctx.collector.up();
-    let degrees = ctx.collector.degrees();
+/// A sample of the network at `t` seconds; `nodes[i]` is node `i`'s running
+/// stack, if any.
+pub(crate) fn sample(
+    t: f64,
+    plans: &[NodePlan],
+    collector: &Collector,
+    nodes: &[Option<&Node>],
+) -> Sample {
+    let up = collector.up();
+    let degrees = collector.degrees();
     let running: Vec<usize> = (0..up.len()).filter(|&i| up[i]).collect();
     let totals: Vec<u32> = running
         .iter()
         .map(|&i| degrees[i].0 + degrees[i].1)
         .collect();
     let n = running.len().max(1) as f64;
-    let (nc, largest) = components(&overlay(ctx), &ctx.collector.edges());
+    let (nc, largest) = components(&overlay(plans, collector), &collector.edges());
     let mut live: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
-    {
-        let st = ctx.lock();
-        for slot in &st.slots {
-            let Some(node) = &slot.node else { continue };
-            for peer in node.switch.peers() {
-                for ch in peer.status().channels {
-                    let e = live.entry(ch.id).or_default();
-                    e.0 += ch.messages_sent;
-                    e.1 += ch.bytes_sent;
-                }
+    for node in nodes.iter().flatten() {
+        for peer in node.switch.peers() {
+            for ch in peer.status().channels {
+                let e = live.entry(ch.id).or_default();
+                e.0 += ch.messages_sent;
+                e.1 += ch.bytes_sent;
             }
         }
     }
-    let sent = ctx.collector.sent_totals(&live);
+    let sent = collector.sent_totals(&live);
     Sample {
-        t: ctx.secs(),
+        t,
         up: running.len() as u32,
         peers_min: totals.iter().copied().min().unwrap_or(0),
         peers_mean: totals.iter().map(|&d| f64::from(d)).sum::<f64>() / n,
@@ -155,10 +179,49 @@ fn sample(ctx: &Ctx) -> Sample {
 }
 
 pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
-    let s = &ctx.scenario;
-    let degrees = ctx.collector.degrees();
-    let up = ctx.collector.up();
-    let mut assertions = std::mem::take(&mut ctx.lock().assertions);
+    let assertions = std::mem::take(&mut ctx.lock().assertions);
+    let net_hash = ctx.world.event_hash();
+    let st = ctx.lock();
+    let nodes: Vec<Option<&Node>> = st.slots.iter().map(|s| s.node.as_ref()).collect();
+    build_report(&RunRecord {
+        engine: "event",
+        loaded,
+        seed: ctx.seed,
+        plans: &ctx.plans,
+        collector: &ctx.collector,
+        nodes: &nodes,
+        samples: &st.samples,
+        timeline: &st.timeline,
+        assertions,
+        net_hash: &net_hash,
+    })
+}
+
+/// What an engine hands over to build its [`Report`].
+pub(crate) struct RunRecord<'a> {
+    /// `header.engine`.
+    pub(crate) engine: &'a str,
+    pub(crate) loaded: &'a Loaded,
+    pub(crate) seed: u64,
+    pub(crate) plans: &'a [NodePlan],
+    pub(crate) collector: &'a Collector,
+    /// Each node's running stack, if any.
+    pub(crate) nodes: &'a [Option<&'a Node>],
+    pub(crate) samples: &'a [Sample],
+    pub(crate) timeline: &'a [(f64, String)],
+    /// Assertions checked during the run (gossip coverage is added here).
+    pub(crate) assertions: Vec<AssertionResult>,
+    /// The engine's own event hash, folded into the report's with the collector's.
+    pub(crate) net_hash: &'a str,
+}
+
+/// The report of a finished run.
+pub(crate) fn build_report(r: &RunRecord<'_>) -> Report {
+    let loaded = r.loaded;
+    let s = &loaded.scenario;
+    let degrees = r.collector.degrees();
+    let up = r.collector.up();
+    let mut assertions = r.assertions.clone();
     for a in &s.asserts {
         if let Assertion::GossipCoverage {
             gossip,
@@ -167,7 +230,7 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
         } = a
         {
             let w = s.gossip.iter().position(|g| &g.name == gossip).unwrap_or(0);
-            let median = ctx.collector.median_reach(w, *fraction);
+            let median = r.collector.median_reach(w, *fraction);
             assertions.push(AssertionResult {
                 description: format!(
                     "gossip {gossip:?} reaches {:.0}% of nodes within {within}",
@@ -181,14 +244,13 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
             });
         }
     }
-    let st = ctx.lock();
-    let nodes: Vec<NodeFinal> = ctx
+    let nodes: Vec<NodeFinal> = r
         .plans
         .iter()
         .map(|p| {
-            let slot = &st.slots[p.index];
-            let (mut sent, mut received) = ctx.collector.node_retired(p.index as u32);
-            if let Some(node) = &slot.node {
+            let node = r.nodes.get(p.index).copied().flatten();
+            let (mut sent, mut received) = r.collector.node_retired(p.index as u32);
+            if let Some(node) = node {
                 for peer in node.switch.peers() {
                     let st = peer.status();
                     sent += st.send.bytes;
@@ -211,11 +273,9 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
                 up: up.get(p.index).copied().unwrap_or(false),
                 inbound: degrees.get(p.index).map_or(0, |d| d.0),
                 outbound: degrees.get(p.index).map_or(0, |d| d.1),
-                addrbook: slot
-                    .node
-                    .as_ref()
+                addrbook: node
                     .and_then(|n| n.pex.as_ref())
-                    .map_or(0, |r| r.with_book(|b| b.size())),
+                    .map_or(0, |x| x.with_book(|b| b.size())),
             }
         })
         .collect();
@@ -227,14 +287,13 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
         .gossip
         .iter()
         .enumerate()
-        .map(|(w, g)| (g.name.clone(), ctx.collector.gossip_summary(w)))
+        .map(|(w, g)| (g.name.clone(), r.collector.gossip_summary(w)))
         .collect();
-    let seed = ctx.seed;
     let event_hash = {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        h.update(ctx.world.event_hash().as_bytes());
-        h.update(ctx.collector.hash().as_bytes());
+        h.update(r.net_hash.as_bytes());
+        h.update(r.collector.hash().as_bytes());
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     };
     Report {
@@ -242,23 +301,27 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
         header: Header {
             scenario: loaded.name.clone(),
             scenario_id: loaded.id.clone(),
-            seed,
+            seed: r.seed,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            engine: "event".into(),
+            engine: r.engine.into(),
             duration_s: s.duration.0.as_secs_f64(),
-            nodes: ctx.plans.len(),
+            nodes: r.plans.len(),
             wall_time_s: 0.0,
             reproduce: String::new(),
         },
         event_hash,
-        samples: st.samples.clone(),
+        samples: r.samples.to_vec(),
         nodes,
         degree_histogram,
-        paths: crate::collect::path_stats(&overlay(ctx), &ctx.collector.edges(), 200),
-        edges: ctx.collector.edges(),
-        totals: ctx.collector.totals(),
+        paths: crate::collect::path_stats(
+            &overlay(r.plans, r.collector),
+            &r.collector.edges(),
+            200,
+        ),
+        edges: r.collector.edges(),
+        totals: r.collector.totals(),
         gossip,
-        timeline: st.timeline.clone(),
+        timeline: r.timeline.to_vec(),
         assertions,
     }
 }
