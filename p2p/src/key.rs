@@ -189,7 +189,7 @@ impl NodeKey {
     /// Generates a key from the operating system's entropy (production use only).
     #[allow(clippy::disallowed_types)] // allow-ambient: a real node's key must be unpredictable
     pub fn generate_os() -> Self {
-        Self::generate(rand_core::OsRng)
+        Self::generate(rand_core::OsRng) // allow-ambient: real node keys
     }
 
     /// The 32-byte seed.

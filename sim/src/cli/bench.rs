@@ -165,7 +165,7 @@ fn measure(loaded: &Loaded, engine: &Engine) -> Result<Measured, CliError> {
     );
     let rss_before = rss_kib();
     let mut rss_end = None;
-    let started = std::time::Instant::now();
+    let started = std::time::Instant::now(); // allow-ambient: benchmark wall time
     let on_progress = |p: Progress| {
         if p.now >= p.end {
             rss_end = rss_kib();

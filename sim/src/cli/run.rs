@@ -87,7 +87,7 @@ pub fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
         loaded.scenario.duration,
         loaded.id
     );
-    let started = std::time::Instant::now();
+    let started = std::time::Instant::now(); // allow-ambient: wall time for progress only
     let pb = bar(loaded.scenario.duration.0, a.quiet);
     let on_progress = |p: Progress| {
         let wall = started.elapsed().as_secs_f64().max(1e-9);
