@@ -29,7 +29,7 @@ use p2p::pex::addrbook_file::WallClock;
 /// The wall-clock time of `rt`'s epoch, read once (`addrbook.json` stores wall times).
 #[allow(clippy::disallowed_methods)] // allow-ambient: real nodes map their runtime epoch to Unix time once, at startup
 pub fn wall_clock(rt: &TokioRuntime) -> WallClock {
-    let unix_now = std::time::SystemTime::now()
+    let unix_now = std::time::SystemTime::now() // allow-ambient: see above
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
     let since_epoch = rt.now().since_epoch().as_nanos() as i128;
@@ -41,7 +41,7 @@ pub fn wall_clock(rt: &TokioRuntime) -> WallClock {
 /// Unix seconds now (for report headers).
 #[allow(clippy::disallowed_methods)] // allow-ambient: a report header's start time
 pub fn unix_now_nanos() -> i128 {
-    std::time::SystemTime::now()
+    std::time::SystemTime::now() // allow-ambient: see above
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
 }

@@ -31,7 +31,7 @@ impl TurmoilRuntime {
     #[allow(clippy::disallowed_methods)] // allow-ambient: the host's paused tokio clock is turmoil's virtual time
     pub fn current_host() -> Self {
         let since = turmoil::sim_elapsed().unwrap_or_default();
-        let now = tokio::time::Instant::now();
+        let now = tokio::time::Instant::now(); // allow-ambient: turmoil virtual time
         TurmoilRuntime {
             epoch: now.checked_sub(since).unwrap_or(now),
         }
@@ -42,6 +42,7 @@ impl Runtime for TurmoilRuntime {
     #[allow(clippy::disallowed_methods)] // allow-ambient: the host's paused tokio clock is turmoil's virtual time
     fn now(&self) -> Instant {
         Instant::from_epoch(tokio::time::Instant::now().saturating_duration_since(self.epoch))
+        // allow-ambient
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
