@@ -42,7 +42,6 @@ impl Runtime for TurmoilRuntime {
     #[allow(clippy::disallowed_methods)] // allow-ambient: the host's paused tokio clock is turmoil's virtual time
     fn now(&self) -> Instant {
         Instant::from_epoch(tokio::time::Instant::now().saturating_duration_since(self.epoch))
-        // allow-ambient
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
