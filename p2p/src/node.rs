@@ -15,6 +15,7 @@ use crate::observe::Observer;
 use crate::pex::addrbook::AddrBook;
 use crate::pex::policy::PexConfig;
 use crate::pex::reactor::{BookStore, PexReactor};
+use crate::secret_connection::Crypto;
 use crate::switch::config::split_list;
 use crate::switch::error::SwitchConfigError;
 use crate::switch::{Switch, SwitchConfig, SwitchError, SwitchHandle};
@@ -96,11 +97,23 @@ pub async fn start<N: Network, R: Runtime>(
     net: N,
     rt: R,
 ) -> Result<Node, NodeError> {
+    start_with_crypto(opts, Crypto::Real, net, rt).await
+}
+
+/// [`start`] with the SecretConnection in the given [`Crypto`] mode:
+/// simulations of very large networks may pass [`Crypto::Null`].
+pub async fn start_with_crypto<N: Network, R: Runtime>(
+    opts: NodeOptions,
+    crypto: Crypto,
+    net: N,
+    rt: R,
+) -> Result<Node, NodeError> {
     let lookup = |host: &str| match &opts.resolver {
         Some(r) => r(host),
         None => Err("no resolver".to_owned()),
     };
-    let cfg = SwitchConfig::from_p2p_config_resolving(&opts.p2p, lookup)?;
+    let mut cfg = SwitchConfig::from_p2p_config_resolving(&opts.p2p, lookup)?;
+    cfg.upgrade.crypto = crypto;
     let mut seeds = Vec::new();
     let mut unresolved = 0;
     for entry in split_list(&opts.p2p.seeds) {

@@ -31,7 +31,7 @@ pub mod frame;
 pub mod handshake;
 pub mod kdf;
 
-pub use frame::{FrameError, Opener, Sealer, DATA_MAX_SIZE, SEALED_FRAME_SIZE};
+pub use frame::{Crypto, FrameError, Opener, Sealer, DATA_MAX_SIZE, SEALED_FRAME_SIZE};
 pub use handshake::{Handshake, HandshakeError, RemoteIdentity};
 
 use crate::key::{NodeId, NodeKey};
@@ -50,14 +50,28 @@ const INITIAL_READ_FRAMES: usize = 4;
 /// written before the peer's is awaited, so two of our nodes never deadlock.
 /// The caller checks the remote ID against the dialed one.
 pub async fn handshake<S>(
-    mut io: S,
+    io: S,
     node_key: &NodeKey,
     ephemeral_secret: [u8; 32],
 ) -> Result<SecretConnection<S>, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let hs = Handshake::new(node_key, ephemeral_secret);
+    handshake_with_crypto(io, node_key, ephemeral_secret, Crypto::Real).await
+}
+
+/// [`handshake()`] in the given [`Crypto`] mode ([`Crypto::Null`] is for
+/// simulations only and does not talk to real CometBFT nodes).
+pub async fn handshake_with_crypto<S>(
+    mut io: S,
+    node_key: &NodeKey,
+    ephemeral_secret: [u8; 32],
+    crypto: Crypto,
+) -> Result<SecretConnection<S>, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let hs = Handshake::with_crypto(node_key, ephemeral_secret, crypto);
     io.write_all(&hs.ephemeral_message()).await?;
     io.flush().await?;
     let mut msg = [0u8; handshake::EPHEMERAL_MSG_LEN];

@@ -13,7 +13,7 @@ use futures::io::{AsyncRead, AsyncWrite};
 use crate::key::{NodeId, NodeKey};
 use crate::net::{timeout, Runtime};
 use crate::node_info::{self, ExchangeError, NodeInfo, NodeInfoRejected};
-use crate::secret_connection::{self, FrameError, HandshakeError, SecretConnection};
+use crate::secret_connection::{self, Crypto, FrameError, HandshakeError, SecretConnection};
 
 /// Who is at fault for an error (design rule 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,13 +30,16 @@ pub enum Fault {
     Local,
 }
 
-/// Deadlines of the upgrade. Go hard-codes both to 3 s.
+/// Deadlines of the upgrade (Go hard-codes both to 3 s) and its crypto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpgradeConfig {
     /// Deadline of the SecretConnection handshake.
     pub handshake_timeout: Duration,
     /// Deadline of the NodeInfo exchange (starts after the handshake).
     pub node_info_timeout: Duration,
+    /// The SecretConnection's cryptography: [`Crypto::Real`] unless a
+    /// simulation asked for [`Crypto::Null`].
+    pub crypto: Crypto,
 }
 
 impl Default for UpgradeConfig {
@@ -44,6 +47,7 @@ impl Default for UpgradeConfig {
         UpgradeConfig {
             handshake_timeout: secret_connection::DEFAULT_HANDSHAKE_TIMEOUT,
             node_info_timeout: node_info::DEFAULT_NODE_INFO_TIMEOUT,
+            crypto: Crypto::Real,
         }
     }
 }
@@ -118,14 +122,12 @@ where
     R: Runtime,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut conn = secret_connection::handshake_with_timeout(
-        rt,
-        cfg.handshake_timeout,
-        stream,
-        node_key,
-        ephemeral_secret,
-    )
-    .await?;
+    let handshake =
+        secret_connection::handshake_with_crypto(stream, node_key, ephemeral_secret, cfg.crypto);
+    let mut conn = match timeout(rt, cfg.handshake_timeout, handshake).await {
+        Ok(result) => result?,
+        Err(e) => return Err(HandshakeError::Timeout(e.0).into()),
+    };
     let authenticated = conn.remote_id();
     if let Some(dialed) = dialed {
         if dialed != authenticated {

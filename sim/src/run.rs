@@ -153,8 +153,9 @@ impl Ctx {
         );
         let rt = self.rt.with_group(idx as u32 + 1);
         let ctx = self.clone();
+        let crypto = self.scenario.crypto.to_p2p();
         rt.clone().spawn(async move {
-            match p2p::node::start(opts, net, rt).await {
+            match p2p::node::start_with_crypto(opts, crypto, net, rt).await {
                 Ok(node) => {
                     let mut st = ctx.lock();
                     if st.slots[idx].up {

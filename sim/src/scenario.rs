@@ -48,6 +48,9 @@ pub struct Scenario {
     /// Jitter standard deviation as a fraction of each delay.
     #[serde(default = "default_jitter")]
     pub jitter: f64,
+    /// SecretConnection cryptography: `"real"` (default) or `"null"`.
+    #[serde(default)]
+    pub crypto: CryptoMode,
     /// `[p2p]` overrides applied to every node (same keys as `config.toml`).
     #[serde(default)]
     pub p2p: toml::Table,
@@ -108,6 +111,27 @@ pub enum LatencySpec {
 impl Default for LatencySpec {
     fn default() -> Self {
         LatencySpec::Named("aws".into())
+    }
+}
+
+/// The SecretConnection cryptography of every simulated node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CryptoMode {
+    /// X25519, Ed25519 and ChaCha20-Poly1305, as CometBFT.
+    #[default]
+    Real,
+    /// Same messages and byte counts, no crypto ([`p2p::secret_connection::Crypto::Null`]).
+    Null,
+}
+
+impl CryptoMode {
+    /// The stack's setting.
+    pub fn to_p2p(self) -> p2p::secret_connection::Crypto {
+        match self {
+            CryptoMode::Real => p2p::secret_connection::Crypto::Real,
+            CryptoMode::Null => p2p::secret_connection::Crypto::Null,
+        }
     }
 }
 

@@ -156,7 +156,9 @@ async fn host_main(env: Arc<Env>, idx: usize) {
         &env.collector,
         env.gossip_channel,
     );
-    match p2p::node::start(opts, TurmoilNetwork::new(plan.ip), rt.clone()).await {
+    let crypto = env.scenario.crypto.to_p2p();
+    let net = TurmoilNetwork::new(plan.ip);
+    match p2p::node::start_with_crypto(opts, crypto, net, rt.clone()).await {
         Ok(node) => {
             let started = rt.now();
             for p in env.publishers.iter().filter(|p| p.node == idx).copied() {

@@ -48,6 +48,24 @@ fn same_seed_same_report_other_seed_other_hash() {
 }
 
 #[test]
+fn null_crypto_changes_nothing_but_the_cost() {
+    // The null mode keeps every message and byte count, so the simulated
+    // network behaves identically: same events, same report.
+    let real = run_text(SMALL, None);
+    let null = run_text(&format!("crypto = \"null\"\n{SMALL}"), None);
+    assert_eq!(real.event_hash, null.event_hash);
+    let strip = |r: &Report| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&r.to_json_without_wall_time()).unwrap();
+        v["header"]["scenario_id"] = serde_json::Value::Null;
+        v["header"]["reproduce"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(strip(&real), strip(&null));
+    assert!(real.samples.last().unwrap().peers_mean >= 2.0);
+}
+
+#[test]
 fn partition_splits_the_graph_and_heal_rejoins_it() {
     let text = r#"
 duration = "240s"

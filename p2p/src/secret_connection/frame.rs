@@ -10,6 +10,10 @@
 //! allocation per frame. A counter never wraps: once it reaches `u64::MAX`
 //! the direction is exhausted ([`FrameError::NonceExhausted`]), as Go tears
 //! the session down instead of reusing a nonce.
+//!
+//! [`Crypto::Null`] (simulation only) keeps the frame layout, sizes and
+//! counters but skips the cipher: the data travels in clear and the tag is
+//! zeros. It is not wire-compatible with CometBFT and offers no protection.
 
 use chacha20poly1305::aead::generic_array::GenericArray;
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
@@ -50,6 +54,19 @@ pub enum FrameError {
     },
 }
 
+/// Which cryptography a SecretConnection runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Crypto {
+    /// X25519, Ed25519 and ChaCha20-Poly1305, as CometBFT: the default and
+    /// the only mode that talks to other implementations.
+    #[default]
+    Real,
+    /// Simulation only: the same messages, frame sizes and byte counts, but
+    /// no Diffie-Hellman, no signatures and no encryption. Node IDs are taken
+    /// as claimed. Lets very large simulated runs skip the crypto cost.
+    Null,
+}
+
 /// The 12-byte IETF nonce for `counter`.
 pub fn nonce_bytes(counter: u64) -> [u8; 12] {
     let mut n = [0u8; 12];
@@ -69,7 +86,8 @@ fn next_nonce(counter: &mut u64) -> Result<[u8; 12], FrameError> {
 
 /// Seals outgoing frames under the send key.
 pub struct Sealer {
-    cipher: ChaCha20Poly1305,
+    /// `None` in [`Crypto::Null`] mode.
+    cipher: Option<ChaCha20Poly1305>,
     counter: u64,
 }
 
@@ -88,8 +106,24 @@ impl Sealer {
     /// A sealer whose next frame uses nonce counter `counter`.
     pub fn with_counter(send_key: &[u8; 32], counter: u64) -> Self {
         Sealer {
-            cipher: ChaCha20Poly1305::new(GenericArray::from_slice(send_key)),
+            cipher: Some(ChaCha20Poly1305::new(GenericArray::from_slice(send_key))),
             counter,
+        }
+    }
+
+    /// A [`Crypto::Null`] sealer: frames carry their data in clear.
+    pub fn null() -> Self {
+        Sealer {
+            cipher: None,
+            counter: 0,
+        }
+    }
+
+    /// A sealer for `crypto` (the key is unused in [`Crypto::Null`] mode).
+    pub fn for_mode(crypto: Crypto, send_key: &[u8; 32]) -> Self {
+        match crypto {
+            Crypto::Real => Self::new(send_key),
+            Crypto::Null => Self::null(),
         }
     }
 
@@ -115,9 +149,12 @@ impl Sealer {
         let (used, pad) = data.split_at_mut(len);
         used.copy_from_slice(chunk);
         pad.fill(0);
+        let Some(cipher) = &self.cipher else {
+            tag_out.fill(0);
+            return Ok(());
+        };
         // Only fails for plaintexts beyond ChaCha20's 256 GiB limit.
-        let tag = self
-            .cipher
+        let tag = cipher
             .encrypt_in_place_detached(GenericArray::from_slice(&nonce), b"", plain)
             .map_err(|_| FrameError::ChunkTooLarge { len })?;
         tag_out.copy_from_slice(&tag);
@@ -155,7 +192,8 @@ impl Sealer {
 
 /// Opens incoming frames under the receive key.
 pub struct Opener {
-    cipher: ChaCha20Poly1305,
+    /// `None` in [`Crypto::Null`] mode.
+    cipher: Option<ChaCha20Poly1305>,
     counter: u64,
 }
 
@@ -174,8 +212,24 @@ impl Opener {
     /// An opener expecting nonce counter `counter` next.
     pub fn with_counter(recv_key: &[u8; 32], counter: u64) -> Self {
         Opener {
-            cipher: ChaCha20Poly1305::new(GenericArray::from_slice(recv_key)),
+            cipher: Some(ChaCha20Poly1305::new(GenericArray::from_slice(recv_key))),
             counter,
+        }
+    }
+
+    /// A [`Crypto::Null`] opener: frames are read in clear, tags ignored.
+    pub fn null() -> Self {
+        Opener {
+            cipher: None,
+            counter: 0,
+        }
+    }
+
+    /// An opener for `crypto` (the key is unused in [`Crypto::Null`] mode).
+    pub fn for_mode(crypto: Crypto, recv_key: &[u8; 32]) -> Self {
+        match crypto {
+            Crypto::Real => Self::new(recv_key),
+            Crypto::Null => Self::null(),
         }
     }
 
@@ -193,10 +247,12 @@ impl Opener {
     ) -> Result<&'a [u8], FrameError> {
         let nonce = next_nonce(&mut self.counter)?;
         let (plain, tag) = frame.split_at_mut(TOTAL_FRAME_SIZE);
-        let tag = Tag::clone_from_slice(tag);
-        self.cipher
-            .decrypt_in_place_detached(GenericArray::from_slice(&nonce), b"", plain, &tag)
-            .map_err(|_| FrameError::Decrypt)?;
+        if let Some(cipher) = &self.cipher {
+            let tag = Tag::clone_from_slice(tag);
+            cipher
+                .decrypt_in_place_detached(GenericArray::from_slice(&nonce), b"", plain, &tag)
+                .map_err(|_| FrameError::Decrypt)?;
+        }
         let (len_field, data) = plain.split_at(DATA_LEN_SIZE);
         let mut len_bytes = [0u8; DATA_LEN_SIZE];
         len_bytes.copy_from_slice(len_field);
@@ -224,6 +280,21 @@ mod tests {
             assert_eq!(o.open(&mut f).unwrap(), msg);
         }
         assert_eq!((s.counter(), o.counter()), (3, 3));
+    }
+
+    #[test]
+    fn null_mode_keeps_layout_and_sends_clear_data() {
+        let mut s = Sealer::for_mode(Crypto::Null, &KEY);
+        let mut o = Opener::for_mode(Crypto::Null, &KEY);
+        let mut f = [0xffu8; SEALED_FRAME_SIZE];
+        s.seal(b"abc", &mut f).unwrap();
+        assert_eq!(&f[..7], &[3, 0, 0, 0, b'a', b'b', b'c']);
+        assert!(f[7..].iter().all(|b| *b == 0));
+        assert_eq!(o.open(&mut f).unwrap(), b"abc");
+        assert_eq!((s.counter(), o.counter()), (1, 1));
+        // A real opener refuses a null frame.
+        s.seal(b"abc", &mut f).unwrap();
+        assert_eq!(Opener::new(&KEY).open(&mut f), Err(FrameError::Decrypt));
     }
 
     #[test]

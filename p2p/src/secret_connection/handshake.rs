@@ -13,6 +13,11 @@
 //!    and hand it to [`AwaitingAuthSig::receive_auth_sig`]: the result is the
 //!    peer's authenticated [`RemoteIdentity`].
 //!
+//! [`Handshake::with_crypto`] with [`Crypto::Null`] (simulation only) sends
+//! the same messages with the same sizes but replaces X25519 by a hash of the
+//! two ephemeral keys, signs nothing (a zero signature) and checks nothing:
+//! the peer's ID is taken as claimed.
+//!
 //! No step reads a clock or does I/O; the async adapter in
 //! `secret_connection.rs` drives it and owns the deadline.
 
@@ -25,7 +30,7 @@ use tendermint_proto::v0_38::crypto::{public_key::Sum, PublicKey};
 use tendermint_proto::v0_38::p2p::AuthSigMessage;
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
-use super::frame::{FrameError, Opener, Sealer};
+use super::frame::{Crypto, FrameError, Opener, Sealer};
 use super::kdf;
 use crate::key::{NodeId, NodeKey};
 use crate::protoio;
@@ -149,6 +154,7 @@ pub struct Handshake {
     node_key: NodeKey,
     eph_secret: StaticSecret,
     eph_public: [u8; 32],
+    crypto: Crypto,
 }
 
 impl std::fmt::Debug for Handshake {
@@ -171,12 +177,22 @@ pub struct KeysAgreed {
 impl Handshake {
     /// Starts a handshake for `node_key` with the given ephemeral secret.
     pub fn new(node_key: &NodeKey, ephemeral_secret: [u8; 32]) -> Self {
-        let eph_secret = StaticSecret::from(ephemeral_secret);
-        let eph_public = XPublicKey::from(&eph_secret).to_bytes();
+        Self::with_crypto(node_key, ephemeral_secret, Crypto::Real)
+    }
+
+    /// Starts a handshake in the given [`Crypto`] mode. In [`Crypto::Null`]
+    /// mode the ephemeral "public key" is a hash of the secret (no curve
+    /// arithmetic).
+    pub fn with_crypto(node_key: &NodeKey, ephemeral_secret: [u8; 32], crypto: Crypto) -> Self {
+        let eph_public = match crypto {
+            Crypto::Real => XPublicKey::from(&StaticSecret::from(ephemeral_secret)).to_bytes(),
+            Crypto::Null => null_hash(b"ephemeral", &ephemeral_secret, &[]),
+        };
         Handshake {
             node_key: node_key.clone(),
-            eph_secret,
+            eph_secret: StaticSecret::from(ephemeral_secret),
             eph_public,
+            crypto,
         }
     }
 
@@ -197,26 +213,36 @@ impl Handshake {
         if remote == self.eph_public {
             return Err(HandshakeError::ReflectedEphemeralKey);
         }
-        let shared = self.eph_secret.diffie_hellman(&XPublicKey::from(remote));
-        if !shared.was_contributory() {
-            return Err(HandshakeError::LowOrderEphemeralKey);
-        }
-        let dh = shared.as_bytes();
         let (lower, upper) = kdf::sort_ephemeral_keys(self.eph_public, remote);
-        let keys = kdf::derive_session_keys(dh, lower == self.eph_public);
-        let challenge = kdf::challenge(&lower, &upper, dh);
+        let dh = match self.crypto {
+            Crypto::Real => {
+                let shared = self.eph_secret.diffie_hellman(&XPublicKey::from(remote));
+                if !shared.was_contributory() {
+                    return Err(HandshakeError::LowOrderEphemeralKey);
+                }
+                *shared.as_bytes()
+            }
+            Crypto::Null => null_hash(b"shared", &lower, &upper),
+        };
+        let keys = kdf::derive_session_keys(&dh, lower == self.eph_public);
+        let challenge = kdf::challenge(&lower, &upper, &dh);
+        let sig = match self.crypto {
+            Crypto::Real => self.node_key.sign(&challenge).to_vec(),
+            Crypto::Null => vec![0; 64],
+        };
         let msg = AuthSigMessage {
             pub_key: Some(PublicKey {
                 sum: Some(Sum::Ed25519(self.node_key.public_key().to_vec())),
             }),
-            sig: self.node_key.sign(&challenge).to_vec(),
+            sig,
         };
         Ok(KeysAgreed {
-            sealer: Sealer::new(&keys.send_key),
-            opener: Opener::new(&keys.recv_key),
+            sealer: Sealer::for_mode(self.crypto, &keys.send_key),
+            opener: Opener::for_mode(self.crypto, &keys.recv_key),
             auth: AwaitingAuthSig {
                 challenge,
                 auth_sig_message: protoio::to_delimited(&msg),
+                crypto: self.crypto,
             },
         })
     }
@@ -236,6 +262,7 @@ pub struct RemoteIdentity {
 pub struct AwaitingAuthSig {
     challenge: [u8; kdf::CHALLENGE_LEN],
     auth_sig_message: Vec<u8>,
+    crypto: Crypto,
 }
 
 impl AwaitingAuthSig {
@@ -252,9 +279,12 @@ impl AwaitingAuthSig {
     /// Verifies the peer's AuthSig body (length prefix already removed).
     pub fn receive_auth_sig(self, body: &[u8]) -> Result<RemoteIdentity, HandshakeError> {
         let (pubkey, sig) = decode_auth_sig(body)?;
-        let vk = VerificationKey::try_from(pubkey).map_err(|_| HandshakeError::InvalidPublicKey)?;
-        vk.verify(&Signature::from(sig), &self.challenge)
-            .map_err(|_| HandshakeError::BadSignature)?;
+        if self.crypto == Crypto::Real {
+            let vk =
+                VerificationKey::try_from(pubkey).map_err(|_| HandshakeError::InvalidPublicKey)?;
+            vk.verify(&Signature::from(sig), &self.challenge)
+                .map_err(|_| HandshakeError::BadSignature)?;
+        }
         Ok(RemoteIdentity {
             pubkey,
             node_id: NodeId::from_public_key(&pubkey),
@@ -272,6 +302,18 @@ impl AwaitingAuthSig {
             )),
         }
     }
+}
+
+/// SHA-256 of a domain label and two inputs: [`Crypto::Null`]'s stand-in
+/// for curve arithmetic (distinct per session, but no secrecy).
+fn null_hash(label: &[u8], a: &[u8], b: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"cometnet-null-crypto/");
+    h.update(label);
+    h.update(a);
+    h.update(b);
+    h.finalize().into()
 }
 
 /// Reads the AuthSig length prefix at the start of `buf`: `Ok(None)` if the
@@ -335,6 +377,34 @@ mod tests {
         let id_a = kb.auth.receive_auth_sig_delimited(&sig_a).unwrap();
         assert_eq!(id_a.node_id, NodeKey::from_seed([1; 32]).node_id());
         assert_eq!(id_b.pubkey, NodeKey::from_seed([2; 32]).public_key());
+    }
+
+    #[test]
+    fn null_mode_agrees_with_the_same_message_sizes() {
+        let ka_key = NodeKey::from_seed([1; 32]);
+        let a = Handshake::with_crypto(&ka_key, [11; 32], Crypto::Null);
+        let b = Handshake::with_crypto(&NodeKey::from_seed([2; 32]), [22; 32], Crypto::Null);
+        let (ma, mb) = (a.ephemeral_message(), b.ephemeral_message());
+        assert_eq!(ma.len(), EPHEMERAL_MSG_LEN);
+        let ka = a.receive_ephemeral(&mb).unwrap();
+        let kb = b.receive_ephemeral(&ma).unwrap();
+        assert_eq!(ka.auth.challenge(), kb.auth.challenge());
+        assert_eq!(ka.auth.auth_sig_message().len(), 103);
+        let id_a = kb
+            .auth
+            .receive_auth_sig_delimited(ka.auth.auth_sig_message())
+            .unwrap();
+        assert_eq!(id_a.node_id, ka_key.node_id());
+        // A real handshake refuses a null AuthSig (zero signature).
+        let (c, d) = pair();
+        let kc = c.receive_ephemeral(&d.ephemeral_message()).unwrap();
+        let kd = d.receive_ephemeral(&c.ephemeral_message()).unwrap();
+        let null_sig = ka.auth.auth_sig_message().to_vec();
+        drop(kd);
+        assert!(matches!(
+            kc.auth.receive_auth_sig_delimited(&null_sig),
+            Err(HandshakeError::BadSignature)
+        ));
     }
 
     #[test]
