@@ -255,6 +255,14 @@ impl Harness {
             });
         }
         let spare_nodes = nodes.split_off(validators);
+        // `cometbft testnet` lists every home (spares too) as persistent peers;
+        // keep the validators only, so no book fills with addresses never started.
+        let peer_list = nodes.iter().map(GoNode::addr).collect::<Vec<_>>().join(",");
+        for n in nodes.iter().chain(&spare_nodes) {
+            let cfg = n.home.join("config/config.toml");
+            let text = set_toml_key(&read(&cfg)?, "p2p", "persistent_peers", &format!("\"{peer_list}\""))?;
+            write(&cfg, &text)?;
+        }
         for n in &nodes {
             let mut cmd = Command::new(cometbft);
             cmd.arg("start").arg("--home").arg(&n.home);
