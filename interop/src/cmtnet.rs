@@ -86,7 +86,8 @@ pub struct GoNet {
 impl Harness {
     /// A fresh work directory `cometnet-interop-<tag>-<pid>` under the temp dir.
     pub fn new(tag: &str) -> Res<Self> {
-        let dir = std::env::temp_dir().join(format!("cometnet-interop-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("cometnet-interop-{tag}-{}", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
@@ -100,8 +101,11 @@ impl Harness {
     /// Starts `cmd` with stdout and stderr going to `<dir>/<name>.log`; returns its pid.
     pub fn spawn(&mut self, name: &str, mut cmd: Command) -> Res<u32> {
         let log_path = self.log(name);
-        let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let err = log.try_clone().map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log =
+            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let err = log
+            .try_clone()
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
         let child = cmd
             .stdin(Stdio::null())
             .stdout(log)
@@ -151,7 +155,9 @@ impl Harness {
                 _ => {
                     let _ = p.child.kill();
                     let _ = p.child.wait();
-                    return Err(format!("{name} did not stop within {grace:?} of SIGTERM; killed"));
+                    return Err(format!(
+                        "{name} did not stop within {grace:?} of SIGTERM; killed"
+                    ));
                 }
             }
         }
@@ -205,18 +211,29 @@ impl Harness {
         spares: usize,
     ) -> Res<GoNet> {
         let ip = |i: usize| {
-            Ipv4Addr::new(127, ip_prefix[0], ip_prefix[1], u8::try_from(i + 2).unwrap_or(255))
+            Ipv4Addr::new(
+                127,
+                ip_prefix[0],
+                ip_prefix[1],
+                u8::try_from(i + 2).unwrap_or(255),
+            )
         };
         let ips: Vec<Ipv4Addr> = (0..validators + spares).map(ip).collect();
         let p2p_port = free_port(&ips, &[])?;
         let rpc_port = free_port(&ips, &[p2p_port])?;
         let out = self.dir.join("go");
         let mut cmd = Command::new(cometbft);
-        cmd.args(["testnet", "--v", &validators.to_string(), "--n", &spares.to_string()])
-            .arg("--o")
-            .arg(&out)
-            .args(["--starting-ip-address", &ip(0).to_string()])
-            .args(["--p2p-port", &p2p_port.to_string()]);
+        cmd.args([
+            "testnet",
+            "--v",
+            &validators.to_string(),
+            "--n",
+            &spares.to_string(),
+        ])
+        .arg("--o")
+        .arg(&out)
+        .args(["--starting-ip-address", &ip(0).to_string()])
+        .args(["--p2p-port", &p2p_port.to_string()]);
         self.run(cmd, Duration::from_secs(60))?;
         let genesis = read(&out.join("node0/config/genesis.json"))?;
         let chain_id = serde_json::from_str::<serde_json::Value>(&genesis)
@@ -227,7 +244,11 @@ impl Harness {
         let mut nodes = Vec::new();
         for i in 0..validators + spares {
             let home = out.join(format!("node{i}"));
-            let moniker = if i < validators { format!("goval{i}") } else { format!("gospare{i}") };
+            let moniker = if i < validators {
+                format!("goval{i}")
+            } else {
+                format!("gospare{i}")
+            };
             let cfg = home.join("config/config.toml");
             let mut text = read(&cfg)?;
             for (section, key, value) in [
@@ -260,7 +281,12 @@ impl Harness {
         let peer_list = nodes.iter().map(GoNode::addr).collect::<Vec<_>>().join(",");
         for n in nodes.iter().chain(&spare_nodes) {
             let cfg = n.home.join("config/config.toml");
-            let text = set_toml_key(&read(&cfg)?, "p2p", "persistent_peers", &format!("\"{peer_list}\""))?;
+            let text = set_toml_key(
+                &read(&cfg)?,
+                "p2p",
+                "persistent_peers",
+                &format!("\"{peer_list}\""),
+            )?;
             write(&cfg, &text)?;
         }
         for n in &nodes {
@@ -307,7 +333,11 @@ pub fn free_port(ips: &[Ipv4Addr], avoid: &[u16]) -> Res<u16> {
         if avoid.contains(&port) {
             continue;
         }
-        if ips.iter().skip(1).all(|ip| TcpListener::bind((*ip, port)).is_ok()) {
+        if ips
+            .iter()
+            .skip(1)
+            .all(|ip| TcpListener::bind((*ip, port)).is_ok())
+        {
             return Ok(port);
         }
     }
@@ -372,10 +402,13 @@ pub fn set_toml_key(text: &str, section: &str, key: &str, value: &str) -> Res<St
 pub fn rpc(addr: SocketAddr, path: &str) -> Res<serde_json::Value> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .map_err(|e| format!("rpc {addr}{path}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| format!("rpc {addr}{path}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")
+        .map_err(|e| format!("rpc {addr}{path}: {e}"))?;
     let mut resp = Vec::new();
-    s.read_to_end(&mut resp).map_err(|e| format!("rpc {addr}{path}: {e}"))?;
+    s.read_to_end(&mut resp)
+        .map_err(|e| format!("rpc {addr}{path}: {e}"))?;
     let resp = String::from_utf8_lossy(&resp);
     let body = resp
         .split_once("\r\n\r\n")
@@ -411,13 +444,18 @@ pub fn wait_height(n: &GoNode, h: u64, timeout: Duration) -> Res<u64> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    Err(format!("{}: height {h} not reached within {timeout:?} (last: {last:?})", n.moniker))
+    Err(format!(
+        "{}: height {h} not reached within {timeout:?} (last: {last:?})",
+        n.moniker
+    ))
 }
 
 /// The peers in `/net_info` of `n`: `(node id, is_outbound, connected for)`.
 pub fn peers(n: &GoNode) -> Res<Vec<Peer>> {
     let ni = rpc(n.rpc, "/net_info")?;
-    let list = ni["peers"].as_array().ok_or_else(|| format!("{}: /net_info has no peers: {ni}", n.moniker))?;
+    let list = ni["peers"]
+        .as_array()
+        .ok_or_else(|| format!("{}: /net_info has no peers: {ni}", n.moniker))?;
     Ok(list
         .iter()
         .map(|p| Peer {
@@ -458,5 +496,31 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
             return Err(format!("timed out after {timeout:?} waiting for {what}"));
         }
         std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_toml_key;
+
+    #[test]
+    fn set_toml_key_edits_one_section() {
+        let text = "moniker = \"a\"\n\n[rpc]\nladdr = \"tcp://127.0.0.1:26657\"\n\n[p2p]\nladdr = \"tcp://0.0.0.0:26656\"\n# laddr = \"comment\"\n";
+        let t = set_toml_key(text, "p2p", "laddr", "\"tcp://127.77.0.2:1\"").unwrap();
+        assert_eq!(
+            t,
+            "moniker = \"a\"\n\n[rpc]\nladdr = \"tcp://127.0.0.1:26657\"\n\n[p2p]\nladdr = \"tcp://127.77.0.2:1\"\n# laddr = \"comment\"\n"
+        );
+        let t = set_toml_key(&t, "", "moniker", "\"b\"").unwrap();
+        assert!(t.starts_with("moniker = \"b\"\n\n[rpc]"), "{t}");
+        let t = set_toml_key(&t, "rpc", "unsafe", "true").unwrap();
+        assert!(
+            t.contains("[rpc]\nunsafe = true\nladdr = \"tcp://127.0.0.1:26657\""),
+            "{t}"
+        );
+        assert_eq!(
+            set_toml_key(&t, "mempool", "size", "1"),
+            Err("config has no [mempool] section".to_owned())
+        );
     }
 }

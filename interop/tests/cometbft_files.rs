@@ -30,7 +30,13 @@ fn ok<T>(r: Res<T>) -> T {
 }
 
 fn load_book(path: &Path) -> AddrBook {
-    match addrbook_file::load(path, WallClock { epoch_unix_nanos: 0 }, false) {
+    match addrbook_file::load(
+        path,
+        WallClock {
+            epoch_unix_nanos: 0,
+        },
+        false,
+    ) {
         Ok(Some(b)) => b,
         Ok(None) => panic!("{}: no address book written", path.display()),
         Err(e) => panic!("{}: our loader rejects it: {e}", path.display()),
@@ -45,8 +51,21 @@ fn file_entries(path: &Path) -> BTreeMap<String, (u64, Vec<usize>)> {
         .iter()
         .map(|e| {
             let a = &e["addr"];
-            let addr = format!("{}@{}:{}", a["id"].as_str().unwrap_or(""), a["ip"].as_str().unwrap_or(""), a["port"]);
-            let buckets = e["buckets"].as_array().map(|b| b.iter().filter_map(|x| x.as_u64()).map(|x| x as usize).collect()).unwrap_or_default();
+            let addr = format!(
+                "{}@{}:{}",
+                a["id"].as_str().unwrap_or(""),
+                a["ip"].as_str().unwrap_or(""),
+                a["port"]
+            );
+            let buckets = e["buckets"]
+                .as_array()
+                .map(|b| {
+                    b.iter()
+                        .filter_map(|x| x.as_u64())
+                        .map(|x| x as usize)
+                        .collect()
+                })
+                .unwrap_or_default();
             (addr, (e["bucket_type"].as_u64().unwrap_or(0), buckets))
         })
         .collect()
@@ -73,8 +92,14 @@ fn book_addrs(book: &AddrBook) -> BTreeSet<String> {
 /// and buckets (bucket indices come from Go's per-process hash key, so they are
 /// kept, not recomputed), and the loaded book is consistent.
 fn check_loaded(book: &AddrBook, path: &Path, origin: &str) {
-    ok(book.check_invariants().map_err(|e| format!("{origin}: {e}")));
-    assert_eq!(book_entries(book), file_entries(path), "{origin}: our loader changed entries");
+    ok(book
+        .check_invariants()
+        .map_err(|e| format!("{origin}: {e}")));
+    assert_eq!(
+        book_entries(book),
+        file_entries(path),
+        "{origin}: our loader changed entries"
+    );
 }
 
 fn status_of(rpc_addr: SocketAddr) -> Value {
@@ -124,9 +149,11 @@ fn home_files_interchangeable_with_cometbft() {
         .args(["--persistent-peers", &v0.addr()])
         .env("RUST_LOG", "info");
     ok(h.spawn("ours-a", start));
-    ok(wait_for("goval0 to list node A", Duration::from_secs(30), || {
-        peers(&v0).ok()?.into_iter().find(|p| p.id == id_a)
-    }));
+    ok(wait_for(
+        "goval0 to list node A",
+        Duration::from_secs(30),
+        || peers(&v0).ok()?.into_iter().find(|p| p.id == id_a),
+    ));
     // PEX: A asked goval0 for addresses on connect; give the answer a moment, then
     // stop A cleanly (it saves its book).
     std::thread::sleep(Duration::from_secs(5));
@@ -144,7 +171,11 @@ fn home_files_interchangeable_with_cometbft() {
     // written, plus the consensus files of spare node4 (not a validator).
     let spare = &net.spares[0].home;
     std::fs::create_dir_all(home_a.join("data")).expect("mkdir data");
-    for f in ["config/genesis.json", "config/priv_validator_key.json", "data/priv_validator_state.json"] {
+    for f in [
+        "config/genesis.json",
+        "config/priv_validator_key.json",
+        "data/priv_validator_state.json",
+    ] {
         std::fs::copy(spare.join(f), home_a.join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
     }
     let cfg_before = ok(read(&cfg_a));
@@ -154,7 +185,12 @@ fn home_files_interchangeable_with_cometbft() {
         .arg("--home")
         .arg(&home_a)
         // Not [p2p] keys: our config.toml leaves them at CometBFT's defaults.
-        .args(["--proxy_app", "kvstore", "--rpc.laddr", &format!("tcp://{rpc_a}")]);
+        .args([
+            "--proxy_app",
+            "kvstore",
+            "--rpc.laddr",
+            &format!("tcp://{rpc_a}"),
+        ]);
     ok(h.spawn("go-on-ours", go_a));
     let go_node = GoNode {
         home: home_a.clone(),
@@ -163,39 +199,84 @@ fn home_files_interchangeable_with_cometbft() {
         p2p: listen_a,
         rpc: rpc_a,
     };
-    let st = ok(wait_for("cometbft on our home to answer /status", Duration::from_secs(30), || {
-        rpc(rpc_a, "/status").ok()
-    }));
+    let st = ok(wait_for(
+        "cometbft on our home to answer /status",
+        Duration::from_secs(30),
+        || rpc(rpc_a, "/status").ok(),
+    ));
     let ni = &st["node_info"];
-    assert_eq!(ni["id"], id_a.as_str(), "cometbft on our node_key.json has another node ID");
-    assert_eq!(ni["moniker"], "cometnet-a", "cometbft did not take our config.toml's moniker");
-    assert_eq!(ni["listen_addr"], format!("tcp://{listen_a}"), "cometbft did not take our [p2p].laddr");
+    assert_eq!(
+        ni["id"],
+        id_a.as_str(),
+        "cometbft on our node_key.json has another node ID"
+    );
+    assert_eq!(
+        ni["moniker"], "cometnet-a",
+        "cometbft did not take our config.toml's moniker"
+    );
+    assert_eq!(
+        ni["listen_addr"],
+        format!("tcp://{listen_a}"),
+        "cometbft did not take our [p2p].laddr"
+    );
     assert_eq!(ni["network"], net.chain_id.as_str());
     // No seeds, no persistent peers: every outbound peer came from our addrbook.json,
     // and [p2p].max_num_outbound_peers = 2 caps them.
     let t_dial = now();
-    let outbound = ok(wait_for("cometbft on our home to dial 2 peers from our book", Duration::from_secs(45), || {
-        let p = peers(&go_node).ok()?;
-        let out: BTreeSet<String> = p.iter().filter(|p| p.outbound).map(|p| p.id.clone()).collect();
-        assert!(out.len() <= 2, "cometbft dialed {} peers; our config says max_num_outbound_peers = 2", out.len());
-        (out.len() == 2).then_some(out)
-    }));
-    assert!(outbound.is_subset(&ids), "cometbft dialed non-validators: {outbound:?}");
-    eprintln!("cometbft on our home dialed 2 peers from our book after {:?}", t_dial.elapsed());
+    let outbound = ok(wait_for(
+        "cometbft on our home to dial 2 peers from our book",
+        Duration::from_secs(45),
+        || {
+            let p = peers(&go_node).ok()?;
+            let out: BTreeSet<String> = p
+                .iter()
+                .filter(|p| p.outbound)
+                .map(|p| p.id.clone())
+                .collect();
+            assert!(
+                out.len() <= 2,
+                "cometbft dialed {} peers; our config says max_num_outbound_peers = 2",
+                out.len()
+            );
+            (out.len() == 2).then_some(out)
+        },
+    ));
+    assert!(
+        outbound.is_subset(&ids),
+        "cometbft dialed non-validators: {outbound:?}"
+    );
+    eprintln!(
+        "cometbft on our home dialed 2 peers from our book after {:?}",
+        t_dial.elapsed()
+    );
     ok(wait_height(&go_node, 3, Duration::from_secs(30)));
     for _ in 0..6 {
         std::thread::sleep(Duration::from_millis(500));
         let n = ok(peers(&go_node)).iter().filter(|p| p.outbound).count();
-        assert!(n <= 2, "cometbft has {n} outbound peers; max_num_outbound_peers = 2");
+        assert!(
+            n <= 2,
+            "cometbft has {n} outbound peers; max_num_outbound_peers = 2"
+        );
     }
     ok(h.stop("go-on-ours", Duration::from_secs(15)));
-    assert_eq!(ok(read(&cfg_a)), cfg_before, "cometbft rewrote our config.toml");
+    assert_eq!(
+        ok(read(&cfg_a)),
+        cfg_before,
+        "cometbft rewrote our config.toml"
+    );
     // CometBFT saved the book it loaded from our file: our loader reads it back,
     // with the same key and every entry kept, in the buckets our hash computes.
     let book_go_saved = load_book(&book_a_path);
-    assert_eq!(book_go_saved.key(), book_a.key(), "cometbft changed the book key");
+    assert_eq!(
+        book_go_saved.key(),
+        book_a.key(),
+        "cometbft changed the book key"
+    );
     let go_saved = book_addrs(&book_go_saved);
-    assert!(ours_written.is_subset(&go_saved), "cometbft dropped entries: {ours_written:?} -> {go_saved:?}");
+    assert!(
+        ours_written.is_subset(&go_saved),
+        "cometbft dropped entries: {ours_written:?} -> {go_saved:?}"
+    );
     check_loaded(&book_go_saved, &book_a_path, "cometbft's save of our book");
 
     // ---- B: CometBFT's files (node5's key, goval3's book) in our node ----
@@ -204,43 +285,85 @@ fn home_files_interchangeable_with_cometbft() {
     let book_go = load_book(&go_book);
     check_loaded(&book_go, &go_book, "goval3's addrbook.json");
     assert!(
-        book_addrs(&book_go).iter().filter(|a| want.contains(*a)).count() >= 3,
+        book_addrs(&book_go)
+            .iter()
+            .filter(|a| want.contains(*a))
+            .count()
+            >= 3,
         "goval3's book lacks the other validators: {:?}",
         book_addrs(&book_go)
     );
     let key_b = &net.spares[1];
-    let loaded = p2p::NodeKey::load(&key_b.home.join("config/node_key.json")).expect("our loader reads cometbft's node_key.json");
-    assert_eq!(loaded.node_id().to_string(), key_b.id, "node ID of cometbft's key differs from `cometbft show-node-id`");
+    let loaded = p2p::NodeKey::load(&key_b.home.join("config/node_key.json"))
+        .expect("our loader reads cometbft's node_key.json");
+    assert_eq!(
+        loaded.node_id().to_string(),
+        key_b.id,
+        "node ID of cometbft's key differs from `cometbft show-node-id`"
+    );
 
     let port_b = ok(free_port(&[OURS_B], &[]));
     let home_b = h.dir.join("ours-b");
     let mut init = Command::new(&bin);
     init.args(["node", "init", "--home"])
         .arg(&home_b)
-        .args(["--laddr", &format!("tcp://{}", SocketAddr::from((OURS_B, port_b)))])
+        .args([
+            "--laddr",
+            &format!("tcp://{}", SocketAddr::from((OURS_B, port_b))),
+        ])
         .args(["--network", &net.chain_id, "--moniker", "cometnet-b"]);
     ok(h.run(init, Duration::from_secs(30)));
     let cfg_b = home_b.join("config/config.toml");
-    ok(write(&cfg_b, &ok(set_toml_key(&ok(read(&cfg_b)), "p2p", "addr_book_strict", "false"))));
-    std::fs::copy(key_b.home.join("config/node_key.json"), home_b.join("config/node_key.json")).expect("copy key");
+    ok(write(
+        &cfg_b,
+        &ok(set_toml_key(
+            &ok(read(&cfg_b)),
+            "p2p",
+            "addr_book_strict",
+            "false",
+        )),
+    ));
+    std::fs::copy(
+        key_b.home.join("config/node_key.json"),
+        home_b.join("config/node_key.json"),
+    )
+    .expect("copy key");
     std::fs::copy(&go_book, home_b.join("config/addrbook.json")).expect("copy book");
     let mut id_cmd = Command::new(&bin);
     id_cmd.arg("id").arg(&home_b);
-    assert_eq!(ok(h.run(id_cmd, Duration::from_secs(10))).trim(), key_b.id, "`cometnet id` of cometbft's key");
+    assert_eq!(
+        ok(h.run(id_cmd, Duration::from_secs(10))).trim(),
+        key_b.id,
+        "`cometnet id` of cometbft's key"
+    );
     let mut start = Command::new(&bin);
-    start.args(["node", "start", "--home"]).arg(&home_b).env("RUST_LOG", "info");
+    start
+        .args(["node", "start", "--home"])
+        .arg(&home_b)
+        .env("RUST_LOG", "info");
     ok(h.spawn("ours-b", start));
     // No seeds or persistent peers: B can only find the validators in goval3's book.
     let t_b = now();
-    let (who, p) = ok(wait_for("a running validator to list node B (dialed from cometbft's book)", Duration::from_secs(45), || {
-        net.validators[..3].iter().find_map(|v| {
-            let p = peers(v).ok()?.into_iter().find(|p| p.id == key_b.id)?;
-            Some((v.moniker.clone(), p))
-        })
-    }));
-    assert!(!p.outbound, "{who} dialed node B; B should have dialed it from its book");
+    let (who, p) = ok(wait_for(
+        "a running validator to list node B (dialed from cometbft's book)",
+        Duration::from_secs(45),
+        || {
+            net.validators[..3].iter().find_map(|v| {
+                let p = peers(v).ok()?.into_iter().find(|p| p.id == key_b.id)?;
+                Some((v.moniker.clone(), p))
+            })
+        },
+    ));
+    assert!(
+        !p.outbound,
+        "{who} dialed node B; B should have dialed it from its book"
+    );
     assert_eq!(p.node_info["moniker"], "cometnet-b");
-    eprintln!("{who} lists node B (cometbft's key, dialed from cometbft's book) after {:?}; total {:?}", t_b.elapsed(), t_start.elapsed());
+    eprintln!(
+        "{who} lists node B (cometbft's key, dialed from cometbft's book) after {:?}; total {:?}",
+        t_b.elapsed(),
+        t_start.elapsed()
+    );
     let st = status_of(v0.rpc);
     assert!(st["sync_info"]["latest_block_height"].as_str().is_some());
 }
