@@ -282,8 +282,8 @@ func main() {
 	if err := sw.Stop(); err != nil {
 		emit("error", map[string]any{"err": fmt.Sprintf("switch stop: %v", err)})
 	}
-	if book != nil {
-		book.Wait() // its last save, before the temporary directory goes
+	if w, ok := book.(interface{ Wait() }); ok {
+		w.Wait() // its last save, before the temporary directory goes
 	}
 	emit("stopped", nil)
 }
