@@ -9,6 +9,8 @@
 //! - `COMETNET_COMETBFT`: the `cometbft` v0.38 binary.
 //! - `COMETNET_BIN`: our `cometnet` binary.
 
+pub mod gopeer;
+
 use std::path::PathBuf;
 
 /// The path in environment variable `var`, or a panic that says how to run
