@@ -148,14 +148,32 @@ async fn nth_received(ours: &OurNode, n: usize) -> Vec<u8> {
         (r.len() >= n).then(|| r[n - 1].data.clone())
     })
     .await;
-    got.unwrap_or_else(|| panic!("message {n} did not arrive on our side"))
+    got.unwrap_or_else(|| {
+        panic!(
+            "message {n} did not arrive on our side; our events: {:?}",
+            ours.events.events()
+        )
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "Go interop: run bash interop/run"]
 async fn messages_both_ways_byte_exact_up_to_capacity() {
-    let ours = OurNode::start(spec()).await;
-    let mut go = GoPeer::start(&go_args(&[]));
+    // Default keepalive (60 s / 45 s): 4 MiB messages through a debug build
+    // can hold a pong back longer than the 250 ms of the keepalive tests.
+    let ours = OurNode::start(NodeSpec {
+        rate: 100_000_000,
+        ..NodeSpec::default()
+    })
+    .await;
+    let mut go = GoPeer::start(&[
+        "-flush",
+        "10ms",
+        "-send-rate",
+        "100000000",
+        "-recv-rate",
+        "100000000",
+    ]);
     connect(&ours, &mut go, true).await;
     let gid = go.node_id();
     let sizes = [
@@ -179,6 +197,8 @@ async fn messages_both_ways_byte_exact_up_to_capacity() {
         assert_eq!(recv["channel"], CHANNEL, "{recv}");
         assert_eq!(recv["peer"], ours.id().to_string());
         n += 1;
+        let echo = go.expect(T, "echoed", |e| ev_is(e, "echoed") && e["len"] == len).await;
+        assert_eq!(echo["ok"], true, "{echo}");
         let echoed = nth_received(&ours, n).await;
         assert_eq!(echoed.len(), len);
         assert!(echoed == msg, "echo of {len} bytes differs");
