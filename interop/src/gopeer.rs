@@ -130,7 +130,11 @@ impl GoPeer {
             if let Some(e) = peer.find(|e| ev_is(e, "error")) {
                 panic!("gopeer failed to start: {e}");
             }
-            assert!(Instant::now() < end, "gopeer did not start: {}", peer.dump());
+            assert!(
+                Instant::now() < end,
+                "gopeer did not start: {}",
+                peer.dump()
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         peer.id = ev["id"].as_str().unwrap().to_owned();
@@ -171,7 +175,12 @@ impl GoPeer {
 
     /// The first event matching `pred` so far.
     pub fn find(&self, pred: impl Fn(&Value) -> bool) -> Option<Value> {
-        self.events.lock().unwrap().iter().find(|e| pred(e)).cloned()
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| pred(e))
+            .cloned()
     }
 
     /// Waits (polling) up to `limit` for an event matching `pred`.
@@ -180,10 +189,18 @@ impl GoPeer {
     }
 
     /// Like [`GoPeer::wait`], panicking with the event log on timeout.
-    pub async fn expect(&self, limit: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub async fn expect(
+        &self,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         match self.wait(limit, pred).await {
             Some(v) => v,
-            None => panic!("gopeer: no {what} within {limit:?}; events:\n{}", self.dump()),
+            None => panic!(
+                "gopeer: no {what} within {limit:?}; events:\n{}",
+                self.dump()
+            ),
         }
     }
 

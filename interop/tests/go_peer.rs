@@ -94,7 +94,10 @@ async fn connect(ours: &OurNode, go: &mut GoPeer, we_dial: bool) {
     assert_eq!(ni["network"], "cometnet-interop");
     assert_eq!(ni["channels"], "7000");
     assert_eq!(ni["version"], ours.switch.node_info().version.as_str());
-    assert_eq!(ni["listen_addr"], format!("tcp://127.0.0.1:{}", ours.addr.port()));
+    assert_eq!(
+        ni["listen_addr"],
+        format!("tcp://127.0.0.1:{}", ours.addr.port())
+    );
 }
 
 /// Handshake both ways, then keepalive: with 300 ms pings and 250 ms pong
@@ -112,10 +115,18 @@ async fn handshake_and_keepalive(we_dial: bool) {
             .count()
     };
     let (pings, pongs) = (count("Receive Ping"), count("Receive Pong"));
-    assert!(pings >= 3, "Go received {pings} pings from us in 5 intervals");
-    assert!(pongs >= 3, "Go received {pongs} pongs from us in 5 intervals");
+    assert!(
+        pings >= 3,
+        "Go received {pings} pings from us in 5 intervals"
+    );
+    assert!(
+        pongs >= 3,
+        "Go received {pongs} pongs from us in 5 intervals"
+    );
     assert!(go.named("peer_removed").is_empty(), "{}", go.dump());
-    let peer = ours.peer(&go.node_id()).expect("still connected on our side");
+    let peer = ours
+        .peer(&go.node_id())
+        .expect("still connected on our side");
     assert!(peer.is_running());
     assert!(
         !ours
@@ -176,13 +187,7 @@ async fn messages_both_ways_byte_exact_up_to_capacity() {
     ]);
     connect(&ours, &mut go, true).await;
     let gid = go.node_id();
-    let sizes = [
-        1,
-        1024,
-        100 * 1024,
-        DEFAULT_RECV_CAP - 1,
-        DEFAULT_RECV_CAP,
-    ];
+    let sizes = [1, 1024, 100 * 1024, DEFAULT_RECV_CAP - 1, DEFAULT_RECV_CAP];
     let mut n = 0;
     // Ours -> Go (checked by length and SHA-256 in Go's log), echoed back
     // by Go (checked byte for byte here).
@@ -191,13 +196,17 @@ async fn messages_both_ways_byte_exact_up_to_capacity() {
         assert!(ours.send(&gid, msg.clone()).await, "send {len}");
         let sha = sha256_hex(&msg);
         let recv = go
-            .expect(T, "recv", |e| ev_is(e, "recv") && e["sha256"] == sha.as_str())
+            .expect(T, "recv", |e| {
+                ev_is(e, "recv") && e["sha256"] == sha.as_str()
+            })
             .await;
         assert_eq!(recv["len"], len, "{recv}");
         assert_eq!(recv["channel"], CHANNEL, "{recv}");
         assert_eq!(recv["peer"], ours.id().to_string());
         n += 1;
-        let echo = go.expect(T, "echoed", |e| ev_is(e, "echoed") && e["len"] == len).await;
+        let echo = go
+            .expect(T, "echoed", |e| ev_is(e, "echoed") && e["len"] == len)
+            .await;
         assert_eq!(echo["ok"], true, "{echo}");
         let echoed = nth_received(&ours, n).await;
         assert_eq!(echoed.len(), len);
@@ -206,7 +215,10 @@ async fn messages_both_ways_byte_exact_up_to_capacity() {
     // Go -> ours, sent by the Go peer itself.
     for (i, &len) in sizes.iter().enumerate() {
         let tag = 0x80 | i as u8;
-        go.cmd(&format!("send {gid_ours} {len} 1 {tag}", gid_ours = ours.id()));
+        go.cmd(&format!(
+            "send {gid_ours} {len} 1 {tag}",
+            gid_ours = ours.id()
+        ));
         n += 1;
         let got = nth_received(&ours, n).await;
         assert_eq!(got.len(), len);
@@ -362,7 +374,13 @@ async fn other_network_is_refused_by_both_sides() {
         network: "other-chain".into(),
         ..spec()
     };
-    incompatible(s, &[], "Incompatible(Network {", "peer is on a different network").await;
+    incompatible(
+        s,
+        &[],
+        "Incompatible(Network {",
+        "peer is on a different network",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,7 +80,10 @@ async fn we_learn_the_go_peers_addresses() {
     assert!(strings(&theirs).is_subset(&got), "{got:?}");
     let book = strings(&ours.book());
     for a in &theirs {
-        assert!(book.contains(&a.to_string()), "{a} not in our book {book:?}");
+        assert!(
+            book.contains(&a.to_string()),
+            "{a} not in our book {book:?}"
+        );
     }
     // Go does not hold it against us: one request, connection kept.
     assert!(go.named("peer_removed").is_empty(), "{}", go.dump());
