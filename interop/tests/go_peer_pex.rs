@@ -87,6 +87,14 @@ async fn we_learn_the_go_peers_addresses() {
     }
     // Go does not hold it against us: one request, connection kept.
     assert!(go.named("peer_removed").is_empty(), "{}", go.dump());
+    // Go put our self-reported address (NodeInfo listen_addr) in its book.
+    let mut go = go;
+    go.cmd("book");
+    let book = go.expect(T, "book", |e| ev_is(e, "book")).await;
+    assert!(
+        go_list(&book["addrs"]).contains(&ours.addr.to_string()),
+        "{book}"
+    );
     ours.switch.stop().await;
 }
 
@@ -209,5 +217,85 @@ async fn our_seed_serves_a_go_peer_then_disconnects_it() {
     let book = go.expect(T, "book", |e| ev_is(e, "book")).await;
     let book = go_list(&book["addrs"]);
     assert!(strings(&mine).is_subset(&book), "{book:?}");
+    ours.switch.stop().await;
+}
+
+/// Go's rule (`receiveRequest`): the first request is free, the second sets
+/// the clock, a third within a third of the ensure-peers period (30 s: 10 s)
+/// is misbehaviour. A Go peer asking every 2 s is stopped by us.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "Go interop: run bash interop/run"]
+async fn we_stop_a_go_peer_that_asks_too_often() {
+    let ours = OurNode::start(NodeSpec::default()).await;
+    let mut go = GoPeer::start(&[&GO_FAST[..], &["-ensure-peers-period", "2s"]].concat());
+    go.cmd(&format!("dial {}", ours.addr));
+    let gid = go.node_id();
+    let reason = wait_for(T, || {
+        ours.events.find(|e| match e {
+            OurEvent::PeerRemoved { id, reason } if *id == gid => Some(reason.clone()),
+            _ => None,
+        })
+    })
+    .await
+    .expect("we stop the Go peer");
+    match &reason {
+        StopReason::Reactor { fault, message } => {
+            assert_eq!(*fault, p2p::transport::Fault::PeerMisbehaved);
+            assert!(message.starts_with("PEX request"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let removed = go
+        .expect(T, "peer_removed", |e| {
+            ev_is(e, "peer_removed") && e["id"] == ours.id().to_string()
+        })
+        .await;
+    assert_eq!(removed["graceful"], false);
+    ours.switch.stop().await;
+}
+
+/// The same rule in Go: our node asking every 2 s is stopped by the Go peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "Go interop: run bash interop/run"]
+async fn go_stops_our_node_when_it_asks_too_often() {
+    let ours = OurNode::start(NodeSpec {
+        ensure_peers_period: Duration::from_secs(2),
+        ..NodeSpec::default()
+    })
+    .await;
+    let go = GoPeer::start(&GO_FAST);
+    ours.switch
+        .dial_peer_with_address(&go.net_address())
+        .await
+        .unwrap();
+    let removed = go
+        .expect(T, "peer_removed", |e| {
+            ev_is(e, "peer_removed") && e["id"] == ours.id().to_string()
+        })
+        .await;
+    let reason = removed["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("sent next PEX request too soon"),
+        "{reason}"
+    );
+    let requests = go
+        .named("pex_request")
+        .iter()
+        .filter(|e| e["peer"] == ours.id().to_string())
+        .count();
+    assert_eq!(requests, 3, "{}", go.dump());
+    let gid = go.node_id();
+    let ours_reason = wait_for(T, || {
+        ours.events.find(|e| match e {
+            OurEvent::PeerRemoved { id, reason } if *id == gid => Some(reason.clone()),
+            _ => None,
+        })
+    })
+    .await
+    .expect("removed on our side");
+    assert!(
+        matches!(ours_reason, StopReason::Connection(_)),
+        "{ours_reason:?}"
+    );
     ours.switch.stop().await;
 }
