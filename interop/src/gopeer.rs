@@ -304,7 +304,7 @@ impl Observer for Recorder {
     }
     fn dial_finished(&self, _: SwInstant, addr: &NetAddress, result: Result<&Peer, &DialError>) {
         self.push(OurEvent::DialFinished {
-            addr: addr.clone(),
+            addr: *addr,
             result: result.map(|p| p.id()).map_err(|e| format!("{e:?}")),
         });
     }
@@ -493,9 +493,9 @@ impl OurNode {
         let pex = if spec.pex {
             let mut rng = rand_chacha::ChaCha20Rng::from_seed([spec.seed ^ 0xff; 32]);
             let mut book = AddrBook::new(false, &mut rng);
-            book.add_our_address(addr.clone());
+            book.add_our_address(addr);
             for a in &spec.book {
-                book.add_address(a.clone(), addr.clone(), SwInstant::ZERO, &mut rng)
+                book.add_address(*a, addr, SwInstant::ZERO, &mut rng)
                     .unwrap();
             }
             let pcfg = PexConfig {
