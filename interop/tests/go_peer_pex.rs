@@ -299,3 +299,87 @@ async fn go_stops_our_node_when_it_asks_too_often() {
     );
     ours.switch.stop().await;
 }
+
+/// Our node in seed (crawler) mode crawls a Go node it has in its book.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "Go interop: run bash interop/run"]
+async fn our_seed_crawls_a_go_node() {
+    let theirs = fake_addrs(0xe0);
+    let go = GoPeer::start(&[&GO_FAST[..], &["-book-add", &join(&theirs)]].concat());
+    let ours = OurNode::start(NodeSpec {
+        seed_mode: true,
+        book: vec![go.net_address()],
+        ..NodeSpec::default()
+    })
+    .await;
+    let gid = go.node_id();
+    let got = wait_for(T, || {
+        ours.events.find(|e| match e {
+            OurEvent::PexAddrs { from, addrs } if *from == gid => Some(addrs.clone()),
+            _ => None,
+        })
+    })
+    .await
+    .expect("our crawler got Go's addresses");
+    let got = strings(&got);
+    assert!(strings(&theirs).is_subset(&got), "{got:?}");
+    let added = go
+        .expect(T, "our crawler connected", |e| {
+            ev_is(e, "peer_added") && e["id"] == ours.id().to_string()
+        })
+        .await;
+    assert_eq!(added["outbound"], false);
+    go.expect(T, "our crawler's request", |e| {
+        ev_is(e, "pex_request") && e["peer"] == ours.id().to_string()
+    })
+    .await;
+    ours.switch.stop().await;
+}
+
+/// A Go seed serves our node: we dial it as our seed, ask, get its book,
+/// and it hangs up on us after the list went out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "Go interop: run bash interop/run"]
+async fn a_go_seed_serves_our_node_then_disconnects_it() {
+    let theirs = fake_addrs(0xf0);
+    let go = GoPeer::start(&[&GO_FAST[..], &["-seed-mode", "-book-add", &join(&theirs)]].concat());
+    let ours = OurNode::start(NodeSpec {
+        seeds: vec![go.net_address()],
+        ..NodeSpec::default()
+    })
+    .await;
+    let gid = go.node_id();
+    let got = wait_for(T, || {
+        ours.events.find(|e| match e {
+            OurEvent::PexAddrs { from, addrs } if *from == gid => Some(addrs.clone()),
+            _ => None,
+        })
+    })
+    .await
+    .expect("the Go seed's addresses reached us");
+    let got = strings(&got);
+    assert!(strings(&theirs).is_subset(&got), "{got:?}");
+    let removed = go
+        .expect(T, "the seed stops us", |e| {
+            ev_is(e, "peer_removed") && e["id"] == ours.id().to_string()
+        })
+        .await;
+    assert_eq!(removed["graceful"], true, "{removed}");
+    let reason = wait_for(T, || {
+        ours.events.find(|e| match e {
+            OurEvent::PeerRemoved { id, reason } if *id == gid => Some(reason.clone()),
+            _ => None,
+        })
+    })
+    .await
+    .expect("removed on our side");
+    assert!(matches!(reason, StopReason::Connection(_)), "{reason:?}");
+    let book = strings(&ours.book());
+    for a in &theirs {
+        assert!(
+            book.contains(&a.to_string()),
+            "{a} not in our book {book:?}"
+        );
+    }
+    ours.switch.stop().await;
+}
