@@ -391,3 +391,59 @@ async fn no_common_channel_is_refused_by_both_sides() {
     )
     .await;
 }
+
+/// A 0-byte message is a single packet with `eof` set and no `data` field
+/// on the wire: both sides deliver it as an empty message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "Go interop: run bash interop/run"]
+async fn empty_message_both_ways() {
+    let ours = OurNode::start(spec()).await;
+    let mut go = GoPeer::start(&go_args(&[]));
+    connect(&ours, &mut go, true).await;
+    let gid = go.node_id();
+    assert!(ours.send(&gid, Vec::new()).await);
+    let recv = go
+        .expect(T, "recv of 0 bytes", |e| ev_is(e, "recv") && e["len"] == 0)
+        .await;
+    assert_eq!(recv["sha256"], sha256_hex(&[]));
+    // Go's echo, then a 0-byte message Go sends itself.
+    assert_eq!(nth_received(&ours, 1).await, Vec::<u8>::new());
+    go.cmd(&format!("send {} 0 1", ours.id()));
+    assert_eq!(nth_received(&ours, 2).await, Vec::<u8>::new());
+    assert!(go.named("peer_removed").is_empty(), "{}", go.dump());
+    assert!(ours.peer(&gid).is_some());
+    ours.switch.stop().await;
+}
+
+/// Go checks only the receiver's NodeInfo before sending, and the receiver
+/// only its own channels: with a Go peer that does not advertise 0x70 we do
+/// not send on it, yet Go may send to us on it and we deliver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "Go interop: run bash interop/run"]
+async fn channel_the_go_peer_does_not_advertise() {
+    let ours = OurNode::start(spec()).await;
+    let mut go = GoPeer::start(&go_args(&["-channels", "00"]));
+    connect_unchecked(&ours, &go).await;
+    let gid = go.node_id();
+    assert!(!ours.send(&gid, payload(10, 1)).await);
+    go.cmd(&format!("send {} 10 1 2", ours.id()));
+    let sent = go.expect(T, "sent", |e| ev_is(e, "sent")).await;
+    assert_eq!(sent["ok"], 1, "{sent}");
+    assert_eq!(nth_received(&ours, 1).await, payload(10, 2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(go.named("recv").is_empty(), "{}", go.dump());
+    assert!(go.named("peer_removed").is_empty(), "{}", go.dump());
+    ours.switch.stop().await;
+}
+
+/// We dial `go` and wait until both sides added the peer.
+async fn connect_unchecked(ours: &OurNode, go: &GoPeer) {
+    ours.switch
+        .dial_peer_with_address(&go.net_address())
+        .await
+        .unwrap_or_else(|e| panic!("we dial Go: {e}\n{}", go.dump()));
+    go.expect(T, "peer_added", |e| {
+        ev_is(e, "peer_added") && e["id"] == ours.id().to_string()
+    })
+    .await;
+}
