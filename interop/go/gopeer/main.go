@@ -8,6 +8,7 @@
 //
 //	dial ID@HOST:PORT          dial a peer (event "dial" with ok/err/elapsed_us)
 //	send PEER|* LEN [N] [TAG]  send N messages of LEN pattern bytes on the channel (event "sent")
+//	raw PEER CH HEX            send these bytes as one message on channel CH (decimal) (event "sent")
 //	book                       the address book (event "book")
 //	peers                      the peer set (event "peers")
 //	stop PEER                  stop a peer gracefully
@@ -312,6 +313,21 @@ func commands(sw *p2p.Switch, book pex.AddrBook, ch byte) {
 			}
 			n, count, tag := atoi(f[2], 0), atoi(get(f, 3), 1), atoi(get(f, 4), 0)
 			go send(sw, ch, f[1], n, count, byte(tag))
+		case "raw":
+			if len(f) != 4 {
+				emit("error", map[string]any{"err": "usage: raw PEER CH HEX"})
+				continue
+			}
+			data, err := hex.DecodeString(f[3])
+			if err != nil {
+				emit("error", map[string]any{"err": "raw: " + err.Error()})
+				continue
+			}
+			ok := false
+			if p := sw.Peers().Get(p2p.ID(f[1])); p != nil {
+				ok = p.Send(p2p.Envelope{ChannelID: byte(atoi(f[2], 0)), Message: &rawMsg{data: data}})
+			}
+			emit("sent", map[string]any{"peer": f[1], "len": len(data), "count": 1, "ok": map[bool]int{true: 1}[ok], "raw": true})
 		case "book":
 			f := map[string]any{"size": 0, "addrs": []string{}}
 			if book != nil {
