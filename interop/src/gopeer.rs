@@ -383,7 +383,9 @@ pub struct NodeSpec {
     pub seed: u8,
     /// Chain ID.
     pub network: String,
-    /// NodeInfo channels (default: the gossip channel, plus PEX if on).
+    /// The channel of the [`Probe`] (default [`CHANNEL`]).
+    pub channel: u8,
+    /// NodeInfo channels (default: the probe's channel, plus PEX if on).
     pub channels: Option<Vec<u8>>,
     /// Run PEX.
     pub pex: bool,
@@ -414,6 +416,7 @@ impl Default for NodeSpec {
         NodeSpec {
             seed: 0x51,
             network: "cometnet-interop".into(),
+            channel: CHANNEL,
             channels: None,
             pex: true,
             seed_mode: false,
@@ -451,7 +454,7 @@ impl OurNode {
         let me = key.node_id();
         let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let addr = NetAddress::from_socket_addr(me, listen);
-        let mut chans = vec![CHANNEL];
+        let mut chans = vec![spec.channel];
         if spec.pex {
             chans.push(PEX_CHANNEL);
         }
@@ -480,7 +483,7 @@ impl OurNode {
         .with_observer(events.clone());
         let probe = Arc::new(Probe {
             desc: ChannelDescriptor {
-                id: CHANNEL,
+                id: spec.channel,
                 priority: 5,
                 send_queue_capacity: 100,
                 recv_buffer_capacity: 4096,
@@ -540,10 +543,10 @@ impl OurNode {
         self.switch.peer(id)
     }
 
-    /// Sends `msg` on the gossip channel to `id` (false: not connected or refused).
+    /// Sends `msg` on the probe's channel to `id` (false: not connected or refused).
     pub async fn send(&self, id: &NodeId, msg: Vec<u8>) -> bool {
         match self.peer(id) {
-            Some(p) => p.send(CHANNEL, msg).await,
+            Some(p) => p.send(self.probe.desc.id, msg).await,
             None => false,
         }
     }

@@ -447,3 +447,64 @@ async fn connect_unchecked(ours: &OurNode, go: &GoPeer) {
     })
     .await;
 }
+
+/// Go bounds a packet by the size of a full one on channel 1 (1034 bytes for
+/// 1024 data bytes), yet fills packets to 1024 data bytes on every channel:
+/// on a channel ≥ 0x80 (a 2-byte varint) a full packet is 1035 bytes and
+/// the receiver refuses it. Go refuses such packets from us, and we refuse
+/// them from Go, at the same sizes: 1023 bytes pass, 1024 do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "Go interop: run bash interop/run"]
+async fn full_packets_on_a_channel_above_0x7f_are_refused_as_go_does() {
+    const HIGH: u8 = 0x90;
+    let high = NodeSpec {
+        channel: HIGH,
+        ..spec()
+    };
+    let go_high = go_args(&["-channel", "144", "-echo=false"]);
+    // Go sends.
+    let ours = OurNode::start(high.clone()).await;
+    let mut go = GoPeer::start(&go_high);
+    connect_unchecked(&ours, &go).await;
+    let gid = go.node_id();
+    go.cmd(&format!("send {} 1023 1 1", ours.id()));
+    assert_eq!(nth_received(&ours, 1).await, payload(1023, 1));
+    go.cmd(&format!("send {} 1024 1 2", ours.id()));
+    let reason = wait_for(T, || {
+        ours.events.find(|e| match e {
+            OurEvent::PeerRemoved { id, reason } if *id == gid => Some(reason.clone()),
+            _ => None,
+        })
+    })
+    .await
+    .expect("we refuse Go's 1035-byte packet");
+    assert!(
+        matches!(
+            reason,
+            StopReason::Connection(MConnError::PacketTooLarge {
+                len: 1035,
+                max: 1034
+            })
+        ),
+        "{reason:?}"
+    );
+    ours.switch.stop().await;
+    drop(go);
+    // We send.
+    let ours = OurNode::start(high).await;
+    let go = GoPeer::start(&go_high);
+    connect_unchecked(&ours, &go).await;
+    let gid = go.node_id();
+    assert!(ours.send(&gid, payload(1023, 3)).await);
+    go.expect(T, "recv of 1023 bytes", |e| {
+        ev_is(e, "recv") && e["len"] == 1023
+    })
+    .await;
+    assert!(ours.send(&gid, payload(1024, 4)).await);
+    let removed = go
+        .expect(T, "peer_removed", |e| ev_is(e, "peer_removed"))
+        .await;
+    assert_eq!(removed["reason"], "message exceeds max size (1035 > 1034)");
+    assert_eq!(go.named("recv").len(), 1);
+    ours.switch.stop().await;
+}
