@@ -153,6 +153,16 @@ impl GoPeer {
         self.id.parse().unwrap()
     }
 
+    /// Sends a signal (`STOP`, `CONT`, …) to the process with `kill`.
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -{sig} failed");
+    }
+
     /// Sends one command line.
     pub fn cmd(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");

@@ -508,3 +508,32 @@ async fn full_packets_on_a_channel_above_0x7f_are_refused_as_go_does() {
     assert_eq!(go.named("recv").len(), 1);
     ours.switch.stop().await;
 }
+
+/// A Go peer that stops answering (SIGSTOP) is dropped by our keepalive:
+/// ping every 300 ms, no pong within 250 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "Go interop: run bash interop/run"]
+async fn a_frozen_go_peer_is_dropped_for_a_pong_timeout() {
+    let ours = OurNode::start(spec()).await;
+    let mut go = GoPeer::start(&go_args(&[]));
+    connect(&ours, &mut go, true).await;
+    let gid = go.node_id();
+    go.signal("STOP");
+    let reason = wait_for(Duration::from_secs(5), || {
+        ours.events.find(|e| match e {
+            OurEvent::PeerRemoved { id, reason } if *id == gid => Some(reason.clone()),
+            _ => None,
+        })
+    })
+    .await;
+    go.signal("CONT");
+    let reason = reason.expect("dropped within 5 s");
+    assert!(
+        matches!(reason, StopReason::Connection(MConnError::PongTimeout)),
+        "{reason:?}"
+    );
+    // Go, woken up, finds the connection gone.
+    go.expect(T, "peer_removed", |e| ev_is(e, "peer_removed"))
+        .await;
+    ours.switch.stop().await;
+}
