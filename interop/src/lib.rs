@@ -10,6 +10,7 @@
 //! - `COMETNET_BIN`: our `cometnet` binary.
 
 pub mod cmtnet;
+pub mod gopeer;
 
 use std::path::PathBuf;
 
