@@ -11,7 +11,10 @@
 //! `cargo test -p p2p --test hostile -- --ignored --nocapture measure_`) flood
 //! and starve the node longer and print RSS figures.
 
-#![allow(clippy::disallowed_methods)] // wall-clock waits and blocking peer threads
+#![allow(clippy::disallowed_methods)]
+// wall-clock waits and blocking peer threads
+// `serial()` is held for a whole test on purpose; each test has its own runtime.
+#![allow(clippy::await_holding_lock)]
 
 mod hostile_support;
 
@@ -42,7 +45,10 @@ async fn setup(cfg: p2p::switch::SwitchConfig, pex: bool) -> (TestNode, Honest) 
     let node = TestNode::start(cfg, pex).await;
     let addr = node.addr;
     let honest = blocking(move || Honest::connect(addr, 0x48)).await;
-    assert!(node.wait_peer(honest.id, Duration::from_secs(5)).await.is_some());
+    assert!(node
+        .wait_peer(honest.id, Duration::from_secs(5))
+        .await
+        .is_some());
     tokio::time::sleep(Duration::from_millis(300)).await;
     (node, honest)
 }
@@ -148,8 +154,7 @@ async fn node_info_for_another_network() {
 /// `channels`) and waits until the node added it.
 async fn hostile_peer(node: &TestNode, channels: &'static [u8]) -> (Handshaked, TcpStream) {
     let addr = node.addr;
-    let (conn, ctl) =
-        blocking(move || hostile_connect(addr, HOSTILE, NETWORK, channels)).await;
+    let (conn, ctl) = blocking(move || hostile_connect(addr, HOSTILE, NETWORK, channels)).await;
     let id = id_of([HOSTILE; 32]);
     assert!(node.wait_peer(id, Duration::from_secs(5)).await.is_some());
     (conn, ctl)
@@ -276,7 +281,10 @@ async fn flood_case(recv_rate: u64, secs: f64) -> (u64, f64, u64, u64) {
     let (node, honest) = setup(cfg, false).await;
     let (conn, ctl) = hostile_peer(&node, &[GOSSIP_CHANNEL]).await;
     let id = id_of([HOSTILE; 32]);
-    let (stop, written) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (stop, written) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let (s, wr) = (stop.clone(), written.clone());
     let t = std::thread::spawn(move || flooder(conn, s, wr));
     let (rss0, _) = rss_kib();
@@ -288,7 +296,10 @@ async fn flood_case(recv_rate: u64, secs: f64) -> (u64, f64, u64, u64) {
     let (b1, t1) = (peer.status().recv.bytes, Instant::now());
     let rate = (b1 - b0) as f64 / (t1 - t0).as_secs_f64();
     let ex = assert_honest_ok(&node, &honest, &w, (secs * 10.0) as usize);
-    assert!(node.sw.peer(&id).is_some(), "a flooder within the protocol is throttled, not dropped");
+    assert!(
+        node.sw.peer(&id).is_some(),
+        "a flooder within the protocol is throttled, not dropped"
+    );
     assert!(node.grec.duplicates_from(id) > 0);
     let (rss1, hwm) = rss_kib();
     stop.store(true, Ordering::Relaxed);
@@ -303,7 +314,12 @@ async fn flood_case(recv_rate: u64, secs: f64) -> (u64, f64, u64, u64) {
     );
     drop(honest);
     node.stop().await;
-    (written.load(Ordering::Relaxed), rate, rss1.saturating_sub(rss0), hwm)
+    (
+        written.load(Ordering::Relaxed),
+        rate,
+        rss1.saturating_sub(rss0),
+        hwm,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,7 +364,11 @@ async fn slow_reader_case(messages: usize, size: usize) -> (usize, u64, u64, u64
     let ch = st.channels.iter().find(|c| c.id == GOSSIP_CHANNEL).unwrap();
     assert_eq!(ch.send_queue_capacity, 100);
     assert!(ch.send_queue_size <= 101, "queue {}", ch.send_queue_size);
-    assert!(ch.pending_send_bytes <= 101 * size, "{} B queued", ch.pending_send_bytes);
+    assert!(
+        ch.pending_send_bytes <= 101 * size,
+        "{} B queued",
+        ch.pending_send_bytes
+    );
     assert!(refused > 0, "try_send never refused");
     let (rss1, hwm) = rss_kib();
     assert_honest_ok(&node, &honest, &w, 4);
@@ -397,7 +417,11 @@ async fn pex_requests_too_fast() {
     .await;
     assert_logged(&["stopping peer for PEX violation", &r.to_string()]);
     let banned = NetAddress::from_socket_addr(id_of([HOSTILE; 32]), ctl.local_addr().unwrap());
-    assert!(node.pex.as_ref().unwrap().with_book(|b| b.is_banned(&banned)));
+    assert!(node
+        .pex
+        .as_ref()
+        .unwrap()
+        .with_book(|b| b.is_banned(&banned)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_honest_ok(&node, &honest, &w, 4);
     drop((ctl, honest));
@@ -477,15 +501,20 @@ async fn answer_request_with(
                 }
             }
         }
-        for chunk_eof in reply.chunks(1024).enumerate().map(|(i, c)| {
-            (c.to_vec(), (i + 1) * 1024 >= reply.len())
-        }) {
+        for chunk_eof in reply
+            .chunks(1024)
+            .enumerate()
+            .map(|(i, c)| (c.to_vec(), (i + 1) * 1024 >= reply.len()))
+        {
             send_packet(&mut conn.writer, msg(PEX_CHANNEL, chunk_eof.1, chunk_eof.0)).unwrap();
         }
         (conn, ctl)
     });
     let addr = NetAddress::new(id, std::net::Ipv4Addr::LOCALHOST.into(), port);
-    node.sw.dial_peer_with_address(&addr).await.expect("dial the hostile peer");
+    node.sw
+        .dial_peer_with_address(&addr)
+        .await
+        .expect("dial the hostile peer");
     let (conn, ctl) = blocking(move || served.join().unwrap()).await;
     (conn, ctl, addr)
 }
@@ -513,7 +542,10 @@ async fn pex_addrs_with_1000_addresses() {
     println!("PexAddrs of 1000: book holds {added}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(added > 900 && added <= 1001, "book holds {added}");
-    assert!(node.sw.peer(&id).is_some(), "a solicited list is no offence");
+    assert!(
+        node.sw.peer(&id).is_some(),
+        "a solicited list is no offence"
+    );
     assert!(node.obs.removed(id).is_none());
     assert_honest_ok(&node, &honest, &w, 4);
     drop((conn, ctl, honest));
@@ -543,7 +575,10 @@ async fn pex_addrs_with_an_invalid_address() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(conn);
     let pex = node.pex.as_ref().unwrap();
-    assert!(pex.with_book(|b| b.size()) <= size0 + 1, "the whole list is refused");
+    assert!(
+        pex.with_book(|b| b.size()) <= size0 + 1,
+        "the whole list is refused"
+    );
     assert!(!pex.with_book(|b| public_addrs(3).iter().any(|a| b.has_address(a))));
     let _ = dialed;
     assert_honest_ok(&node, &honest, &w, 4);
@@ -630,7 +665,9 @@ async fn connection_storm_respects_inbound_limit() {
         rejections.first().map(|r| &r.1),
         t1.elapsed()
     );
-    assert!(rejections.iter().all(|(_, _, f)| *f != Fault::PeerMisbehaved));
+    assert!(rejections
+        .iter()
+        .all(|(_, _, f)| *f != Fault::PeerMisbehaved));
     assert_eq!(max_inbound, 5, "inbound limit");
     assert_eq!(node.sw.num_peers().inbound, 1);
     assert_eq!(fds1, fds0, "file descriptors leaked");

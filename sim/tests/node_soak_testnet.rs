@@ -26,7 +26,14 @@ fn testnet_soak_with_churn() {
         .args(["testnet", "--nodes", "8", "--max-outbound", "3", "--dir"])
         .arg(dir.path())
         .args(["--base-port", &port.to_string()])
-        .args(["--churn-every", "3s", "--sample-every", "1s", "--duration", "30s"])
+        .args([
+            "--churn-every",
+            "3s",
+            "--sample-every",
+            "1s",
+            "--duration",
+            "30s",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -54,7 +61,10 @@ fn testnet_soak_with_churn() {
     assert!(restarts.len() >= 8, "{} restarts", restarts.len());
     for r in restarts {
         assert!(r["reconnected_after"].is_number(), "{r}");
-        assert!((1..8).contains(&r["node"].as_u64().unwrap()), "seed restarted: {r}");
+        assert!(
+            (1..8).contains(&r["node"].as_u64().unwrap()),
+            "seed restarted: {r}"
+        );
     }
     assert_eq!(report["panicked"].as_array().unwrap().len(), 0);
     let growth = report["growth"].as_array().unwrap();

@@ -262,15 +262,8 @@ impl TestNode {
             let book = AddrBook::with_key("00112233445566778899aabb", false).unwrap();
             PexReactor::new(test_pex_config(), book, Arc::new(NoStore), [0x33; 32])
         });
-        let mut sw = Switch::new(
-            cfg,
-            key,
-            info,
-            TcpNetwork,
-            TokioRuntime::new(),
-            [0x22; 32],
-        )
-        .with_observer(obs.clone());
+        let mut sw = Switch::new(cfg, key, info, TcpNetwork, TokioRuntime::new(), [0x22; 32])
+            .with_observer(obs.clone());
         if let Some(p) = &pex {
             sw = sw.with_addr_book(p.addr_book_hook());
         }

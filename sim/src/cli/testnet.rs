@@ -418,7 +418,10 @@ async fn soak_loop(
                 }
             }
         }
-        for r in restarts.iter_mut().filter(|r| r.reconnected_after.is_none()) {
+        for r in restarts
+            .iter_mut()
+            .filter(|r| r.reconnected_after.is_none())
+        {
             if soak::reconnected(&log(r.node), r.log_from) {
                 r.reconnected_after = Some(since(start) - r.at);
             }
