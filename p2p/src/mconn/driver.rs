@@ -34,6 +34,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -58,8 +59,37 @@ const IDLE_WRITE_CAPACITY: usize = 8192;
 /// Steps per poll before the task yields to the executor.
 const STEP_BUDGET: usize = 64;
 
-/// Received messages: `(channel, message)`.
-pub type Inbound = mpsc::Receiver<(u8, Vec<u8>)>;
+/// Received messages, `(channel, message)`, as a [`futures::Stream`]. Bounded
+/// twice: at most [`DriverConfig::inbound_capacity`] messages and (unless it is
+/// a single message) [`DriverConfig::recv_backlog_limit`] bytes; while it is
+/// full the driver holds messages and then stops reading.
+pub struct Inbound {
+    rx: mpsc::Receiver<(u8, Vec<u8>)>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbound")
+            .field("bytes", &self.shared.inbound_bytes.load(Ordering::Acquire))
+            .finish_non_exhaustive()
+    }
+}
+
+impl futures::Stream for Inbound {
+    type Item = (u8, Vec<u8>);
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = Pin::new(&mut self.rx).poll_next(cx);
+        if let Poll::Ready(Some((_, m))) = &item {
+            self.shared
+                .inbound_bytes
+                .fetch_sub(m.len(), Ordering::AcqRel);
+            self.shared.driver.wake();
+        }
+        item
+    }
+}
 
 /// Driver settings (local only; nothing here is visible on the wire).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +141,8 @@ struct Inner {
 struct Shared {
     inner: Mutex<Inner>,
     driver: AtomicWaker,
+    /// Bytes of messages in the [`Inbound`] channel.
+    inbound_bytes: AtomicUsize,
 }
 
 impl Shared {
@@ -278,8 +310,13 @@ where
             end_waiters: Vec::new(),
         }),
         driver: AtomicWaker::new(),
+        inbound_bytes: AtomicUsize::new(0),
     });
     let (tx, rx) = mpsc::channel(dcfg.inbound_capacity);
+    let rx = Inbound {
+        rx,
+        shared: shared.clone(),
+    };
     let clock: Arc<dyn Clock> = Arc::new(rt.clone());
     let handle = MConnHandle {
         shared: shared.clone(),
@@ -364,9 +401,22 @@ where
                 progress = true;
                 continue;
             }
+            // Byte bound of the channel: one message of any size may wait,
+            // more only while they fit within the backlog limit.
+            let queued = self.shared.inbound_bytes.load(Ordering::Acquire);
+            if queued > 0 && queued + m.1.len() > self.cfg.recv_backlog_limit {
+                self.held = Some(m);
+                break;
+            }
             match self.tx.poll_ready(cx) {
                 Poll::Ready(Ok(())) => {
-                    let _ = self.tx.start_send(m);
+                    // Counted before the send, so the receiver's decrement
+                    // never comes first.
+                    let len = m.1.len();
+                    self.shared.inbound_bytes.fetch_add(len, Ordering::AcqRel);
+                    if self.tx.start_send(m).is_err() {
+                        self.shared.inbound_bytes.fetch_sub(len, Ordering::AcqRel);
+                    }
                     progress = true;
                 }
                 Poll::Ready(Err(_)) => {
@@ -506,7 +556,10 @@ where
         let rest = std::iter::from_fn(|| inner.core.poll_event())
             .map(|Event::Received { channel, message }| (channel, message));
         for m in held.into_iter().chain(rest) {
+            let len = m.1.len();
+            self.shared.inbound_bytes.fetch_add(len, Ordering::AcqRel);
             if self.tx.try_send(m).is_err() {
+                self.shared.inbound_bytes.fetch_sub(len, Ordering::AcqRel);
                 break;
             }
         }

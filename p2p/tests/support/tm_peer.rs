@@ -61,7 +61,7 @@ pub fn tm_node_info(node_id: &str, network: &str, channels: &[u8]) -> proto::Def
     }
 }
 
-fn read_uvarint(r: &mut impl Read) -> std::io::Result<u64> {
+pub fn read_uvarint(r: &mut impl Read) -> std::io::Result<u64> {
     let mut v = 0u64;
     for i in 0..10 {
         let mut b = [0u8; 1];
@@ -76,7 +76,7 @@ fn read_uvarint(r: &mut impl Read) -> std::io::Result<u64> {
 
 /// Reads through an internal buffer: tendermint-p2p panics on reads smaller
 /// than one decrypted chunk, so reads are always 1024+ bytes.
-struct ChunkReader<R> {
+pub struct ChunkReader<R> {
     inner: R,
     buf: Vec<u8>,
     pos: usize,
@@ -100,10 +100,62 @@ impl<R: Read> Read for ChunkReader<R> {
     }
 }
 
-fn delimited(msg: &impl Message) -> Vec<u8> {
+pub fn delimited(msg: &impl Message) -> Vec<u8> {
     let mut out = Vec::new();
     msg.encode_length_delimited(&mut out).unwrap();
     out
+}
+
+/// A connection after the SecretConnection handshake and the NodeInfo
+/// exchange, with nothing read since: the caller decides what to do next.
+pub struct Handshaked {
+    /// The authenticated remote Ed25519 key (hex).
+    pub remote_pubkey_hex: String,
+    /// The NodeInfo the remote sent.
+    pub remote_info: proto::DefaultNodeInfo,
+    /// The encrypted write half.
+    pub writer: tendermint_p2p::secret_connection::Sender<TcpStream>,
+    /// The encrypted read half.
+    pub reader: ChunkReader<tendermint_p2p::secret_connection::Receiver<TcpStream>>,
+}
+
+/// Runs the handshake with the Ed25519 `seed` and sends `info`, then reads
+/// the remote's NodeInfo.
+pub fn handshake(
+    tcp: TcpStream,
+    seed: [u8; 32],
+    info: proto::DefaultNodeInfo,
+) -> std::io::Result<Handshaked> {
+    let key = ed25519_consensus::SigningKey::from(seed);
+    let sc = SecretConnection::new(tcp, key, Version::V0_34)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let remote_pubkey_hex = match sc.remote_pubkey() {
+        tendermint_p2p::secret_connection::PublicKey::Ed25519(k) => hex::encode(k.as_bytes()),
+    };
+    let (mut writer, reader) = sc
+        .split()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    writer.write_all(&delimited(&info))?;
+    writer.flush()?;
+    let mut reader = ChunkReader {
+        inner: reader,
+        buf: Vec::new(),
+        pos: 0,
+    };
+    let len = read_uvarint(&mut reader)? as usize;
+    if len > 10_240 {
+        return Err(std::io::Error::other(format!("NodeInfo of {len} bytes")));
+    }
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body)?;
+    let remote_info = proto::DefaultNodeInfo::decode(body.as_slice())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(Handshaked {
+        remote_pubkey_hex,
+        remote_info,
+        writer,
+        reader,
+    })
 }
 
 impl TmPeer {
@@ -111,24 +163,12 @@ impl TmPeer {
     /// seed, then starts a reader thread that records every packet and answers
     /// pings with pongs.
     pub fn start(tcp: TcpStream, seed: [u8; 32], info: proto::DefaultNodeInfo) -> TmPeer {
-        let key = ed25519_consensus::SigningKey::from(seed);
-        let sc = SecretConnection::new(tcp, key, Version::V0_34).expect("tm-p2p handshake");
-        let remote_pubkey_hex = match sc.remote_pubkey() {
-            tendermint_p2p::secret_connection::PublicKey::Ed25519(k) => hex::encode(k.as_bytes()),
-        };
-        let (mut writer, reader) = sc.split().expect("split");
-        writer.write_all(&delimited(&info)).unwrap();
-        writer.flush().unwrap();
-        let mut reader = ChunkReader {
-            inner: reader,
-            buf: Vec::new(),
-            pos: 0,
-        };
-        let len = read_uvarint(&mut reader).unwrap() as usize;
-        assert!(len <= 10_240, "NodeInfo of {len} bytes");
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).unwrap();
-        let remote_info = proto::DefaultNodeInfo::decode(body.as_slice()).unwrap();
+        let Handshaked {
+            remote_pubkey_hex,
+            remote_info,
+            writer,
+            mut reader,
+        } = handshake(tcp, seed, info).expect("tm-p2p handshake and NodeInfo exchange");
 
         let (tx, seen) = mpsc::channel();
         let (pong_tx, pong_rx) = mpsc::channel::<()>();

@@ -9,6 +9,10 @@
 //! whose output goes to `DIR/node<i>/node.log`. Their stdin is a pipe from this
 //! process: closing it stops them cleanly, and if this process dies for any
 //! reason the pipe closes too, so no child outlives it.
+//!
+//! With `--churn-every D` (and `--duration`) the run is a soak test: every
+//! `D` one random non-seed node is stopped and restarted from its home, node
+//! memory and descriptors are sampled, and a report is written ([`soak`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,6 +26,8 @@ use p2p::NodeKey;
 use super::node::{setup_error, tokio_runtime, Shutdown};
 use super::CliError;
 use crate::real::home::Home;
+
+mod soak;
 
 /// Arguments of `cometnet testnet`.
 #[derive(Args, Debug)]
@@ -56,6 +62,17 @@ pub struct TestnetArgs {
     /// Start the homes already in DIR instead of refusing to overwrite them.
     #[arg(long)]
     reuse: bool,
+    /// Soak test: every D stop a random non-seed node and restart it from its
+    /// home; needs --duration; writes DIR/soak.json and fails on a panic or a
+    /// restarted node that finds no peer.
+    #[arg(long)]
+    churn_every: Option<GoDuration>,
+    /// Soak test: how often node RSS and open descriptors are sampled.
+    #[arg(long, default_value = "5s")]
+    sample_every: GoDuration,
+    /// Soak test: seed of the choice of nodes to restart.
+    #[arg(long, default_value_t = 1)]
+    churn_seed: u64,
 }
 
 fn node_ip(i: u32) -> std::net::IpAddr {
@@ -79,6 +96,18 @@ fn check(a: &TestnetArgs) -> Result<(), CliError> {
         return Err(CliError::Input("--base-port: 0 is not a port".into()));
     }
     crate::real::home::check_network(&a.network, "--network").map_err(setup_error)?;
+    if let Some(d) = a.churn_every {
+        if a.duration.is_none() {
+            return Err(CliError::Input(
+                "--churn-every: needs --duration (a soak run is bounded)".into(),
+            ));
+        }
+        if d.0.is_zero() || a.sample_every.0.is_zero() {
+            return Err(CliError::Input(
+                "--churn-every and --sample-every must be positive".into(),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -252,7 +281,18 @@ pub fn testnet_cmd(a: &TestnetArgs) -> Result<(), CliError> {
             .map_or(String::new(), |d| format!(" (stops by itself after {d})"))
     );
     let limit = a.duration.map(|d| d.0);
-    let early = rt.block_on(async {
+    let mut soak_report = None;
+    let early = if let (Some(every), Some(limit)) = (a.churn_every, limit) {
+        let r = rt.block_on(soak_loop(a, &mut children, &mut shutdown, every.0, limit));
+        match r {
+            Ok(report) => {
+                soak_report = Some(report);
+                None
+            }
+            Err(e) => Some(e),
+        }
+    } else {
+        rt.block_on(async {
         let watch = async {
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -269,7 +309,8 @@ pub fn testnet_cmd(a: &TestnetArgs) -> Result<(), CliError> {
             _ = async { match limit { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => None,
             e = watch => e,
         }
-    });
+        })
+    };
     eprintln!("stopping {} nodes", children.0.len());
     for (_, c) in &mut children.0 {
         drop(c.stdin.take());
@@ -288,6 +329,11 @@ pub fn testnet_cmd(a: &TestnetArgs) -> Result<(), CliError> {
     });
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(children);
+    if let Some(mut report) = soak_report {
+        // Stopping can panic too: look at the logs once every node is down.
+        report.panicked = soak::panicked(&a.dir, a.nodes);
+        return finish_soak(&a.dir, &report);
+    }
     match early {
         Some(e) => Err(CliError::Failed(e)),
         None => {
@@ -295,4 +341,111 @@ pub fn testnet_cmd(a: &TestnetArgs) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn finish_soak(dir: &Path, report: &soak::SoakReport) -> Result<(), CliError> {
+    let path = soak::report_path(dir);
+    let json = serde_json::to_vec_pretty(report)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+    std::fs::write(&path, json)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+    eprint!("{}", report.summary());
+    eprintln!("soak report: {}", path.display());
+    if !report.panicked.is_empty() {
+        return Err(CliError::Failed(format!(
+            "nodes {:?} panicked; see their node.log",
+            report.panicked
+        )));
+    }
+    let lost = report.not_reconnected();
+    if !lost.is_empty() {
+        return Err(CliError::Failed(format!(
+            "restarted nodes {lost:?} found no peer again"
+        )));
+    }
+    Ok(())
+}
+
+/// Seconds since `start` on the wall clock.
+#[allow(clippy::disallowed_methods)] // allow-ambient: a soak run is timed on the wall clock
+fn since(start: tokio::time::Instant) -> f64 {
+    start.elapsed().as_secs_f64()
+}
+
+/// The soak run: churn, sampling and reconnect checks until `limit` or Ctrl-C.
+async fn soak_loop(
+    a: &TestnetArgs,
+    children: &mut Children,
+    shutdown: &mut Shutdown,
+    every: Duration,
+    limit: Duration,
+) -> Result<soak::SoakReport, String> {
+    #[allow(clippy::disallowed_methods)] // allow-ambient: a soak run is timed on the wall clock
+    let start = tokio::time::Instant::now();
+    let mut picker = soak::Picker::new(a.churn_seed, a.seeds, a.nodes - a.seeds);
+    let mut samples: std::collections::BTreeMap<u32, Vec<soak::Sample>> = Default::default();
+    let mut restarts: Vec<soak::Restart> = Vec::new();
+    let (mut next_churn, mut next_sample) = (every.as_secs_f64(), 0.0);
+    let log = |i: u32| a.dir.join(format!("node{i}/node.log"));
+    loop {
+        let t = since(start);
+        if t >= limit.as_secs_f64() {
+            break;
+        }
+        if t >= next_sample {
+            for (i, (_, c)) in (0..).zip(children.0.iter()) {
+                if let Some(s) = soak::sample(c.id(), t) {
+                    samples.entry(i).or_default().push(s);
+                }
+            }
+            next_sample += a.sample_every.0.as_secs_f64();
+        }
+        if t >= next_churn {
+            next_churn += every.as_secs_f64();
+            if let Some(i) = picker.next() {
+                let home = a.dir.join(format!("node{i}"));
+                if let Some((_, c)) = children.0.get_mut(i as usize) {
+                    soak::stop_child(c, Duration::from_secs(10)).await;
+                    let log_from = std::fs::metadata(log(i)).map_or(0, |m| m.len());
+                    *c = spawn(a, i, &home).map_err(|e| e.to_string())?;
+                    tracing::info!(node = i, "restarted");
+                    restarts.push(soak::Restart {
+                        node: i,
+                        at: since(start),
+                        reconnected_after: None,
+                        log_from,
+                    });
+                }
+            }
+        }
+        for r in restarts
+            .iter_mut()
+            .filter(|r| r.reconnected_after.is_none())
+        {
+            if soak::reconnected(&log(r.node), r.log_from) {
+                r.reconnected_after = Some(since(start) - r.at);
+            }
+        }
+        for (name, c) in &mut children.0 {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Err(format!("{name} exited early ({status}); see its node.log"));
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.wait() => break,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+    let duration_s = since(start);
+    let warmup_s = (duration_s / 4.0).max(20.0_f64.min(duration_s / 2.0));
+    Ok(soak::SoakReport {
+        nodes: a.nodes,
+        duration_s,
+        warmup_s,
+        growth: soak::growth(&samples, &restarts, warmup_s),
+        restarts,
+        panicked: Vec::new(),
+        samples,
+    })
 }
