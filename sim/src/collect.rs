@@ -393,7 +393,8 @@ impl Observer for NodeObserver {
         if s.reconv.watching() {
             let st = &mut *s;
             let edges = || edges_of(&st.peers);
-            st.reconv.edge_added(secs(now), (self.idx, j), &st.up, edges);
+            st.reconv
+                .edge_added(secs(now), (self.idx, j), &st.up, edges);
         }
     }
 

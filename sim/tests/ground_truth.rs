@@ -132,7 +132,10 @@ fn reconvergence_after_a_heal() {
     let before = r.samples.iter().rfind(|s| s.t < back).unwrap();
     let after = r.samples.iter().find(|s| s.t >= back).unwrap();
     assert_eq!((before.components, after.components), (2, 1), "{d}");
-    assert!(r.samples.iter().any(|s| s.t > 60.0 && s.t < 150.0 && s.components == 2));
+    assert!(r
+        .samples
+        .iter()
+        .any(|s| s.t > 60.0 && s.t < 150.0 && s.components == 2));
     // No PEX: no address books in the samples.
     assert!(r.samples.iter().all(|s| s.addrbook.nodes == 0));
 }
@@ -161,10 +164,16 @@ fn address_book_sizes_are_sampled() {
     for s in &r.samples {
         let b = &s.addrbook;
         // A book never holds its own node: at most the 5 others.
-        assert!(b.min <= b.median && b.median <= b.max && b.max <= 5, "{b:?}");
+        assert!(
+            b.min <= b.median && b.median <= b.max && b.max <= 5,
+            "{b:?}"
+        );
         let sum: u32 = s.addrbook_per_node.iter().sum();
         let mean = b.new_mean + b.old_mean;
-        assert!((mean * f64::from(b.nodes) - f64::from(sum)).abs() < 1e-6, "{s:?}");
+        assert!(
+            (mean * f64::from(b.nodes) - f64::from(sum)).abs() < 1e-6,
+            "{s:?}"
+        );
     }
     // By the end the nodes have learned of each other through the seed.
     assert!(last.addrbook.median >= 4, "{:?}", last.addrbook);

@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use sim::collect::{GossipSummary, ReachStat, Totals};
-use sim::render::{self, CHART_SIZE, PLOTS, TOPOLOGY_SIZE};
 use sim::reconverge::Reconvergence;
+use sim::render::{self, CHART_SIZE, PLOTS, TOPOLOGY_SIZE};
 use sim::report::{
     AddrBookStats, AssertionResult, Header, NodeFinal, Report, Sample, SCHEMA_VERSION,
 };
@@ -385,8 +385,11 @@ fn fifty_nodes_render_every_view() {
     let topo = std::fs::read_to_string(dir.join("topology.svg")).unwrap();
     assert!(!topo.contains("aggregated"));
     let comps = std::fs::read_to_string(dir.join("components.svg")).unwrap();
-    assert!(comps.contains("+4.25 s"), "reconvergence span unlabelled");
-    assert!(comps.contains("not reconverged"));
+    assert!(
+        comps.contains("2 heal: one component after 4.25 s"),
+        "reconvergence time missing from the legend"
+    );
+    assert!(comps.contains("4 restart: never one component again"));
 }
 
 #[test]

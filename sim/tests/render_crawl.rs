@@ -43,10 +43,19 @@ fn crawl_json() -> String {
         node(5, None, Some("dial timeout")),
         node(6, None, Some("connection refused")),
     ];
-    let edges: Vec<String> = [(1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 1), (2, 3), (3, 6)]
-        .iter()
-        .map(|(a, b)| format!("[\"{}\", \"{}\"]", id(*a), id(*b)))
-        .collect();
+    let edges: Vec<String> = [
+        (1, 2),
+        (1, 3),
+        (1, 4),
+        (1, 5),
+        (1, 6),
+        (2, 1),
+        (2, 3),
+        (3, 6),
+    ]
+    .iter()
+    .map(|(a, b)| format!("[\"{}\", \"{}\"]", id(*a), id(*b)))
+    .collect();
     format!(
         r#"{{ "network": "testchain-1", "started_at": "2026-01-01T00:00:00Z", "duration_s": 60.0,
              "crawler_id": "{}", "seeds": ["{}@10.0.0.1:26656"],

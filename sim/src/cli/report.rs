@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::CliError;
-use crate::render::{self, RenderError};
 use crate::real::crawl::CrawlReport;
+use crate::render::{self, RenderError};
 use crate::report::{Report, SCHEMA_VERSION};
 
 /// Arguments of `cometnet report`.
@@ -92,16 +92,16 @@ pub(crate) fn render_crawl_at(p: &Path) -> Result<PathBuf, CliError> {
     };
     let text = std::fs::read_to_string(&file)
         .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
-    let crawl: CrawlReport = serde_json::from_str(&text).map_err(|e| {
-        CliError::Input(format!("{}: not a valid crawl.json: {e}", file.display()))
-    })?;
+    let crawl: CrawlReport = serde_json::from_str(&text)
+        .map_err(|e| CliError::Input(format!("{}: not a valid crawl.json: {e}", file.display())))?;
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
     };
-    let name = file
-        .file_name()
-        .map_or_else(|| "crawl.json".to_owned(), |n| n.to_string_lossy().into_owned());
+    let name = file.file_name().map_or_else(
+        || "crawl.json".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let files = render::render_crawl(&crawl, &dir, &name).map_err(failed)?;
     Ok(files
         .last()

@@ -164,7 +164,12 @@ fn print_summary(r: &Report) {
         "  graph: diameter {} hops, mean path {:.2} hops",
         r.paths.diameter, r.paths.mean_path_length
     );
-    if let Some(b) = r.samples.last().map(|s| &s.addrbook).filter(|b| b.nodes > 0) {
+    if let Some(b) = r
+        .samples
+        .last()
+        .map(|s| &s.addrbook)
+        .filter(|b| b.nodes > 0)
+    {
         println!(
             "  address book: min {} median {} max {} addresses (new {:.1}, old {:.1} on average)",
             b.min, b.median, b.max, b.new_mean, b.old_mean

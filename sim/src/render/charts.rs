@@ -8,11 +8,9 @@ use std::collections::BTreeMap;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-
 use super::theme::{
     byte_unit, channel_color, channel_name, draw_faults, fault_keys, faults, fmt_num, header,
-    no_data, text, time_end, time_mesh, time_mesh_ticks, Key, TimeChart, PALETTE, TICK_PX,
+    no_data, time_end, time_mesh, time_mesh_ticks, Key, TimeChart, PALETTE,
 };
 use super::DrawResult;
 use crate::report::Report;
@@ -113,17 +111,15 @@ pub(crate) fn components<DB: DrawingBackend>(
     let f = faults(&r.timeline, end);
     let (comp, largest, up) = (PALETTE[3], PALETTE[0], PALETTE[7]);
     let mut keys = vec![
-        (Key::Line(comp), "components among running nodes".to_owned()),
-        (Key::Line(largest), "largest component".to_owned()),
-        (Key::Dashed(up), "nodes running".to_owned()),
+        (
+            Key::Line(comp),
+            "components among running non-seed nodes".to_owned(),
+        ),
+        (Key::Line(largest), "largest component (nodes)".to_owned()),
+        (Key::Dashed(up), "nodes running, seeds included".to_owned()),
     ];
     let reconv = reconvergence_spans(r, end);
-    if !reconv.is_empty() {
-        keys.push((
-            Key::Fill(RECONVERGE.mix(0.28)),
-            "until one component again (reconvergence)".to_owned(),
-        ));
-    }
+    keys.extend(reconvergence_keys(r));
     keys.extend(fault_keys(&f));
     let body = header(area, title, &keys)?;
     let (h, _) = (body.dim_in_pixel().1, ());
@@ -189,51 +185,71 @@ pub(crate) fn components<DB: DrawingBackend>(
 
 /// Colour of reconvergence spans.
 const RECONVERGE: RGBColor = RGBColor(44, 160, 44);
-/// Most reconvergence spans whose durations are written on the chart.
-const LABELLED_SPANS: usize = 8;
+/// Most reconvergence times listed one by one in the legend.
+const LISTED_SPANS: usize = 4;
 
-/// (start s, end s, label) of each reconvergence span; spans that never
-/// ended run to `end` and are labelled so; instant ones (0 s) are left out.
-pub(crate) fn reconvergence_spans(r: &Report, end: f64) -> Vec<(f64, f64, String)> {
+/// Legend entries of the reconvergence spans: each time with its timeline
+/// number when there are few, else one entry pointing to the table.
+fn reconvergence_keys(r: &Report) -> Vec<(Key, String)> {
+    let fill = Key::Fill(RECONVERGE.mix(0.28));
+    if r.reconvergence.is_empty() {
+        return Vec::new();
+    }
+    if r.reconvergence.len() > LISTED_SPANS {
+        return vec![(
+            fill,
+            "until one component again (times in index.html)".to_owned(),
+        )];
+    }
+    r.reconvergence
+        .iter()
+        .map(|x| {
+            let number = r
+                .timeline
+                .iter()
+                .position(|(t, d)| *t == x.at_s && *d == x.event)
+                .map_or(String::new(), |i| format!("{} ", i + 1));
+            let word = x.event.split_whitespace().next().unwrap_or("");
+            let after = match x.reconverged_after_s {
+                Some(d) => format!("one component after {} s", fmt_num(d)),
+                None => "never one component again".to_owned(),
+            };
+            (fill, format!("{number}{word}: {after}"))
+        })
+        .collect()
+}
+
+/// (start s, end s) of each reconvergence span; spans that never ended run
+/// to `end`; instant ones (0 s) are left out.
+pub(crate) fn reconvergence_spans(r: &Report, end: f64) -> Vec<(f64, f64)> {
     r.reconvergence
         .iter()
         .filter_map(|x| match x.reconverged_after_s {
-            Some(d) if d > 0.0 => Some((x.at_s, x.at_s + d, format!("+{} s", fmt_num(d)))),
+            Some(d) if d > 0.0 => Some((x.at_s, x.at_s + d)),
             Some(_) => None,
-            None => Some((x.at_s, end.max(x.at_s), "not reconverged".to_owned())),
+            None => Some((x.at_s, end.max(x.at_s))),
         })
         .collect()
 }
 
 /// Shades each reconvergence span in the lower third of the chart, with its
-/// end marked and (for a few spans) its length written.
+/// end marked (the legend gives the lengths).
 fn draw_reconvergence<DB: DrawingBackend>(
     chart: &mut TimeChart<'_, DB>,
-    spans: &[(f64, f64, String)],
+    spans: &[(f64, f64)],
     ymax: f64,
 ) -> DrawResult<DB> {
     let band = ymax * 0.3;
     chart.draw_series(
         spans
             .iter()
-            .map(|(s, e, _)| Rectangle::new([(*s, 0.0), (*e, band)], RECONVERGE.mix(0.28).filled())),
+            .map(|(s, e)| Rectangle::new([(*s, 0.0), (*e, band)], RECONVERGE.mix(0.28).filled())),
     )?;
-    for (k, (_, e, label)) in spans.iter().enumerate() {
+    for (_, e) in spans {
         chart.draw_series(LineSeries::new(
             [(*e, 0.0), (*e, band)],
             ShapeStyle::from(RECONVERGE).stroke_width(2),
         ))?;
-        if spans.len() <= LABELLED_SPANS {
-            // Alternate heights so neighbouring labels do not overlap.
-            let y = band * if k % 2 == 0 { 1.25 } else { 1.9 };
-            chart.draw_series(std::iter::once(Text::new(
-                label.clone(),
-                (*e, y),
-                text(TICK_PX)
-                    .color(&RECONVERGE)
-                    .pos(Pos::new(HPos::Left, VPos::Center)),
-            )))?;
-        }
     }
     Ok(())
 }

@@ -38,6 +38,9 @@ const MAX_VERSIONS: usize = 12;
 /// Version label of nodes never reached.
 const UNKNOWN: &str = "unknown (not reached)";
 const LEGEND_W: i32 = 300;
+/// Extra style of the node table: smaller text, IDs broken anywhere, and
+/// sideways scrolling when it is still too wide.
+const NODES_CSS: &str = ".wide{overflow-x:auto}table.nodes{font-size:13px}table.nodes code{word-break:break-all;font-size:12px}table.nodes td{padding:3px 6px}";
 
 /// The crawl as a graph over the indices of `CrawlReport::nodes`.
 struct Graph {
@@ -131,7 +134,10 @@ fn graph(c: &CrawlReport) -> Graph {
             }
         }
     }
-    let pairs: BTreeSet<(u32, u32)> = directed.iter().map(|&(i, j)| (i.min(j), i.max(j))).collect();
+    let pairs: BTreeSet<(u32, u32)> = directed
+        .iter()
+        .map(|&(i, j)| (i.min(j), i.max(j)))
+        .collect();
     Graph {
         nodes,
         pairs: pairs.into_iter().collect(),
@@ -224,7 +230,11 @@ fn topology<DB: DrawingBackend>(
     let seeds = g.nodes.iter().filter(|n| n.role == "seed").count();
     let shapes = [
         ("seed", true, format!("seed given to the crawl ({seeds})")),
-        ("full", true, format!("reached by the crawler ({reachable})")),
+        (
+            "full",
+            true,
+            format!("reached by the crawler ({reachable})"),
+        ),
         (
             "full",
             false,
@@ -385,7 +395,7 @@ fn index(c: &CrawlReport, g: &Graph, source: &str) -> String {
     let reachable = c.nodes.iter().filter(|n| n.reachable).count();
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>crawl of {}: cometnet crawl</title>\n<style>\n{CSS}\n</style></head><body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>crawl of {}: cometnet crawl</title>\n<style>\n{CSS}\n{NODES_CSS}\n</style></head><body>\n",
         esc(&c.network)
     );
     let _ = write!(
@@ -522,7 +532,7 @@ fn index(c: &CrawlReport, g: &Graph, source: &str) -> String {
     if rows.is_empty() {
         s.push_str("<p>The crawl found no nodes.</p>\n");
     } else {
-        s.push_str(&table(
+        let t = table(
             &[
                 "#",
                 "node id",
@@ -537,7 +547,12 @@ fn index(c: &CrawlReport, g: &Graph, source: &str) -> String {
                 "knows",
             ],
             &rows,
-        ));
+        );
+        let _ = write!(
+            s,
+            "<div class=\"wide\">{}</div>\n",
+            t.replacen("<table>", "<table class=\"nodes\">", 1)
+        );
     }
     s.push_str("</body></html>\n");
     s
@@ -605,7 +620,11 @@ mod tests {
             duration_s: 1.0,
             crawler_id: "ff".into(),
             seeds: vec!["AA@127.0.0.1:1".into()],
-            nodes: vec![node("aa", Some("0.38")), node("bb", Some("0.38")), node("cc", None)],
+            nodes: vec![
+                node("aa", Some("0.38")),
+                node("bb", Some("0.38")),
+                node("cc", None),
+            ],
             edges: vec![
                 ["aa".into(), "bb".into()],
                 ["aa".into(), "cc".into()],

@@ -90,7 +90,7 @@ pub(crate) const FIGURES: [(&str, &str); 8] = [
     ("topology", "Peer graph at the end of the run. Colour: zone; shape: role (square = seed, black outline = validator); hollow: down at the end. Large runs show a class-by-class matrix of connection counts instead."),
     ("degree", "Peers per running node at the end of the run."),
     ("peers", "Peers per running node over time (band: min to max). Shaded: fault windows; dashed red lines: timeline events, numbered as in the timeline below."),
-    ("components", "Connected components among running non-seed nodes, and the size of the largest one. Green: from a heal, restart or resume until the nodes form one component again (length written at its end; see Reconvergence below)."),
+    ("components", "Connected components among running non-seed nodes, and the size of the largest one. Green: from a heal, restart or resume until the nodes form one component again (its length is in the legend and in the Reconvergence table; the lines are samples, held until the next one, while those times are exact)."),
     ("addrbook", "Addresses in each running node's address book (new + old buckets; nodes with PEX only): min to max band, median, and the mean number in the new and in the old buckets."),
     ("throughput", "Bytes per second sent on each channel, all nodes together, between consecutive samples."),
     ("bandwidth", "Each node's mean send and receive rate over the run, as a CDF over nodes."),

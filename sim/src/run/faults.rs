@@ -64,7 +64,8 @@ pub(super) fn crash(ctx: &Ctx, idx: usize) {
 
 /// Notes `what` in the timeline and starts measuring the overlay's reconvergence after it.
 fn note_and_watch(ctx: &Ctx, what: String) {
-    ctx.collector.watch_reconvergence(ctx.rt.now(), what.clone());
+    ctx.collector
+        .watch_reconvergence(ctx.rt.now(), what.clone());
     ctx.note(what);
 }
 
