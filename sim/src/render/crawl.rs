@@ -548,9 +548,9 @@ fn index(c: &CrawlReport, g: &Graph, source: &str) -> String {
             ],
             &rows,
         );
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<div class=\"wide\">{}</div>\n",
+            "<div class=\"wide\">{}</div>",
             t.replacen("<table>", "<table class=\"nodes\">", 1)
         );
     }
