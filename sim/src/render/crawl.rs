@@ -22,7 +22,7 @@ use super::theme::{
     bold, fmt_int, fmt_num, header, no_data, plural, text, zone_colors, Key, AXIS_PX, GREY,
     PALETTE, SMALL_PX, TICK_PX, TITLE_PX,
 };
-use super::topology::node_mark;
+use super::topology::{node_mark, LABEL_MAX};
 use super::{draw_err, emit, write_file, DrawResult, RenderError, CHART_SIZE, TOPOLOGY_SIZE};
 use crate::real::crawl::CrawlReport;
 use crate::report::NodeFinal;
@@ -198,7 +198,16 @@ fn topology<DB: DrawingBackend>(
     order.sort_by_key(|&i| g.nodes[i].role == "seed"); // seeds on top
     for i in order {
         let nd = &g.nodes[i];
-        node_mark(area, to_px(pos[i]), s, &nd.role, color(nd), nd.up)?;
+        let p = to_px(pos[i]);
+        node_mark(area, p, s, &nd.role, color(nd), nd.up)?;
+        if n <= LABEL_MAX {
+            // The row number of the node table in index.html.
+            area.draw(&Text::new(
+                (i + 1).to_string(),
+                (p.0 + s + 2, p.1 - s - 12),
+                text(if n <= 20 { TICK_PX } else { SMALL_PX }),
+            ))?;
+        }
     }
     // Legend.
     let (x, mut y) = (w - LEGEND_W, top);
@@ -477,7 +486,7 @@ fn index(c: &CrawlReport, g: &Graph, source: &str) -> String {
     s.push_str(&table(&["", ""], &rows));
     s.push_str("<h2 id=\"plots\">Plots</h2>\n");
     let captions = [
-        "Who knows whom: a line joins A and B when either sent the crawler an address of the other. Colour: software version; square: a seed the crawl started from; hollow: never reached.",
+        "Who knows whom: a line joins A and B when either sent the crawler an address of the other. Colour: software version; square: a seed the crawl started from; hollow: never reached. Numbers (up to 60 nodes) are rows of the node table below.",
         "How many nodes sent each node's address (top), and how many other nodes' addresses each node sent (bottom; PEX replies are capped, so this shows address-book samples, not connections).",
     ];
     for (name, caption) in CRAWL_PLOTS.iter().zip(captions) {
