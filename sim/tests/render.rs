@@ -493,6 +493,11 @@ fn compare_two_runs() {
     assert!(html.contains("B − A"));
     assert!(html.contains("final mean peers"));
     assert!(html.contains("gossip tx: 90% reach p50"));
+    assert!(
+        html.contains("<td>one component again after heal at 35.0 s</td><td class=\"num\">4.25 s</td><td class=\"num\">4.25 s</td>"),
+        "{html}"
+    );
+    assert!(html.contains("final median address book"));
     // nodes: 50 -> 40
     assert!(html.contains("<td>nodes</td><td class=\"num\">50</td><td class=\"num\">40</td><td class=\"num\">−10</td><td class=\"num\"><b>−20.0%</b></td>"), "{html}");
     check_page(&index);
