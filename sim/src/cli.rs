@@ -35,7 +35,7 @@ enum Command {
     Id(keys::IdArgs),
     /// Run a scenario file on the deterministic simulator and write its report.
     Run(run::RunArgs),
-    /// Re-draw a run's plots and index.html from its report.json, or compare two runs.
+    /// Re-draw a run's plots and index.html from its report.json, draw a crawl.json, or compare two runs.
     Report(report::ReportArgs),
     /// Real node over TCP: `node init` writes a home, `node start` runs it.
     Node(node::NodeArgs),

@@ -53,6 +53,8 @@ struct State {
     deliveries: BTreeMap<usize, u64>,
     dropped: BTreeMap<usize, u64>,
     hasher: Sha256,
+    /// Reconvergence watches (see [`crate::reconverge`]).
+    reconv: crate::reconverge::Tracker,
 }
 
 /// Shared sink of all nodes' observations.
@@ -143,6 +145,34 @@ impl Collector {
         }
         s.hasher.update([9, up as u8]);
         s.hasher.update(idx.to_le_bytes());
+        s.reconv.invalidate();
+    }
+
+    /// Leaves node `idx` (a seed) out of the overlay whose reconvergence is measured.
+    pub fn exclude_from_overlay(&self, idx: u32) {
+        self.lock().reconv.exclude(idx);
+    }
+
+    /// Starts measuring how long after `event` (at `now`) the overlay is one
+    /// component again (see [`crate::reconverge`]).
+    pub fn watch_reconvergence(&self, now: Instant, event: String) {
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        let edges = || edges_of(&s.peers);
+        s.reconv.start(secs(now), event, &s.up, edges);
+    }
+
+    /// Re-checks open reconvergence watches at `now` (after nodes went up or down).
+    pub fn poll_reconvergence(&self, now: Instant) {
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        let edges = || edges_of(&s.peers);
+        s.reconv.poll(secs(now), &s.up, edges);
+    }
+
+    /// Every reconvergence measured so far, in event order.
+    pub fn reconvergence(&self) -> Vec<crate::reconverge::Reconvergence> {
+        self.lock().reconv.results()
     }
 
     /// The observer for node `idx`.
@@ -360,6 +390,12 @@ impl Observer for NodeObserver {
         }
         s.peers_added += 1;
         hash_event(&mut s, now, 1, self.idx, j);
+        if s.reconv.watching() {
+            let st = &mut *s;
+            let edges = || edges_of(&st.peers);
+            st.reconv
+                .edge_added(secs(now), (self.idx, j), &st.up, edges);
+        }
     }
 
     fn peer_removed(&self, now: Instant, peer: &Peer, reason: &StopReason) {
@@ -380,6 +416,7 @@ impl Observer for NodeObserver {
             e.1 += ch.bytes_sent;
         }
         s.peers_removed += 1;
+        s.reconv.invalidate();
         *s.removal_reasons.entry(reason_label(reason)).or_default() += 1;
         hash_event(&mut s, now, 2, self.idx, j);
     }
@@ -454,6 +491,26 @@ impl GossipObserver for NodeObserver {
         *s.dropped.entry(w).or_default() += 1;
         hash_event(s, now, 8, self.idx, msg.id.seq as u32);
     }
+}
+
+/// Seconds since the epoch of `now`.
+fn secs(now: Instant) -> f64 {
+    now.since_epoch().as_secs_f64()
+}
+
+/// Undirected edges (i < j) of per-node peer maps, each once, in order.
+fn edges_of(peers: &[BTreeMap<u32, bool>]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = peers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            p.keys()
+                .map(move |&j| ((i as u32).min(j), (i as u32).max(j)))
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Connected components of `n` nodes (only running ones count) under `edges`:

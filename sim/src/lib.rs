@@ -8,6 +8,7 @@
 //!   crashes) and the latency model (zones, jitter).
 //! - [`scenario`]: scenario files; [`run`]: runs one on the event engine.
 //! - [`collect`]: metrics through the stack's observer hooks; [`report`]: `report.json`.
+//! - [`reconverge`]: time until the overlay is one component again after a heal or restart.
 //! - [`run`]: a scenario on the event engine; [`turmoil_engine`]: the same on
 //!   turmoil (small runs; a cross-check and the speed baseline).
 //! - [`cli`]: the clap command tree; one module per subcommand.
@@ -21,6 +22,7 @@ pub mod exec;
 pub mod link;
 pub mod net;
 pub mod real;
+pub mod reconverge;
 pub mod render;
 pub mod report;
 pub mod run;

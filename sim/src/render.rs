@@ -1,6 +1,6 @@
 //! Views of a run, drawn from its `report.json` alone: plots (SVG and PNG,
 //! with `plotters`) and a self-contained `index.html`; plus a page comparing
-//! two runs.
+//! two runs; and the map of a live network from `cometnet crawl`.
 //!
 //! Module map:
 //! - [`render_run`]: every view of one run into a directory.
@@ -12,13 +12,16 @@
 //! - `layout`: deterministic node positions for the topology picture.
 //! - `topology`: the peer graph (≤ [`AGGREGATE_ABOVE`] nodes) or the zone/role
 //!   matrix (larger runs).
-//! - `charts`: time series (peers, components, per-channel throughput).
+//! - `charts`: time series (peers, components and reconvergence, address-book
+//!   sizes, per-channel throughput).
 //! - `dist`: distributions (degree histogram, per-node bandwidth, propagation CDF).
 //! - `html`: `index.html`.
 //! - `compare`: the comparison page.
+//! - [`render_crawl`]: the topology report of a live network from `crawl.json`.
 
 mod charts;
 mod compare;
+mod crawl;
 mod dist;
 mod font;
 mod html;
@@ -35,6 +38,7 @@ use plotters::prelude::*;
 use crate::report::Report;
 
 pub use self::compare::compare;
+pub use self::crawl::{render_crawl, CRAWL_PLOTS};
 pub use self::theme::channel_name;
 
 /// Pixel size of the topology picture (PNG; the SVG has the same user units).
@@ -45,11 +49,12 @@ pub const CHART_SIZE: (u32, u32) = (1000, 560);
 pub const AGGREGATE_ABOVE: usize = 500;
 
 /// Base names of the plots [`render_run`] writes (each as `.svg` and `.png`), in page order.
-pub const PLOTS: [&str; 7] = [
+pub const PLOTS: [&str; 8] = [
     "topology",
     "degree",
     "peers",
     "components",
+    "addrbook",
     "throughput",
     "bandwidth",
     "propagation",
@@ -153,6 +158,9 @@ pub fn render_run(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, RenderErr
     emit!(out, dir, "components", CHART_SIZE, |a| charts::components(
         &a, report
     ));
+    emit!(out, dir, "addrbook", CHART_SIZE, |a| charts::addrbook(
+        &a, report
+    ));
     emit!(out, dir, "throughput", CHART_SIZE, |a| charts::throughput(
         &a, report
     ));
@@ -206,6 +214,8 @@ pub(crate) mod tests_support {
             bytes_sent: BTreeMap::from([("0x70".to_owned(), b)]),
             messages_sent: BTreeMap::from([("0x70".to_owned(), b / 100)]),
             peers_per_node: vec![1, 2, 1],
+            addrbook: crate::report::AddrBookStats::of(&[(1, 1), (2, 0), (1, 2)]),
+            addrbook_per_node: vec![2, 2, 3],
         };
         Report {
             schema_version: crate::report::SCHEMA_VERSION,
@@ -244,6 +254,7 @@ pub(crate) mod tests_support {
             )]),
             timeline: vec![(1.5, "crash g[0]".into())],
             assertions: Vec::new(),
+            reconvergence: Vec::new(),
         }
     }
 }

@@ -39,6 +39,10 @@ pub struct Report {
     pub timeline: Vec<(f64, String)>,
     /// Assertion outcomes.
     pub assertions: Vec<AssertionResult>,
+    /// How long the overlay took to become one component again after each
+    /// heal, restart and churn restart (empty in reports written before the field existed).
+    #[serde(default)]
+    pub reconvergence: Vec<crate::reconverge::Reconvergence>,
 }
 
 /// Identity of the run.
@@ -91,6 +95,51 @@ pub struct Sample {
     pub messages_sent: BTreeMap<String, u64>,
     /// Peers per node (only for runs of at most 200 nodes; empty otherwise).
     pub peers_per_node: Vec<u32>,
+    /// Address-book sizes over the running nodes that run PEX (zeros in
+    /// reports written before the field existed).
+    #[serde(default)]
+    pub addrbook: AddrBookStats,
+    /// Address-book size per node, 0 for nodes down or without PEX (only for
+    /// runs of at most 200 nodes; empty otherwise).
+    #[serde(default)]
+    pub addrbook_per_node: Vec<u32>,
+}
+
+/// Address-book sizes (known addresses, new + old buckets) over nodes at one sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct AddrBookStats {
+    /// Running nodes with an address book (PEX on); the others are not counted.
+    pub nodes: u32,
+    /// Smallest book.
+    pub min: u32,
+    /// Median book (the lower middle value for an even count).
+    pub median: u32,
+    /// Largest book.
+    pub max: u32,
+    /// Mean addresses in the new buckets.
+    pub new_mean: f64,
+    /// Mean addresses in the old buckets (tried and connected).
+    pub old_mean: f64,
+}
+
+impl AddrBookStats {
+    /// Statistics of `(new, old)` bucket sizes, one pair per node.
+    pub fn of(books: &[(u32, u32)]) -> AddrBookStats {
+        if books.is_empty() {
+            return AddrBookStats::default();
+        }
+        let mut totals: Vec<u32> = books.iter().map(|(n, o)| n + o).collect();
+        totals.sort_unstable();
+        let k = books.len() as f64;
+        AddrBookStats {
+            nodes: books.len() as u32,
+            min: totals[0],
+            median: totals[(totals.len() - 1) / 2],
+            max: totals[totals.len() - 1],
+            new_mean: books.iter().map(|b| f64::from(b.0)).sum::<f64>() / k,
+            old_mean: books.iter().map(|b| f64::from(b.1)).sum::<f64>() / k,
+        }
+    }
 }
 
 /// One node at the end of the run.

@@ -259,6 +259,9 @@ pub fn run(
     let mut slots = Vec::with_capacity(plans.len());
     for p in &plans {
         collector.register(p.index as u32, p.key.node_id());
+        if p.role == crate::scenario::Role::Seed {
+            collector.exclude_from_overlay(p.index as u32);
+        }
         let net = world.add_host(p.ip, p.host);
         world.crash(p.ip); // down until started
         slots.push(Slot {

@@ -10,8 +10,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use sim::collect::{GossipSummary, ReachStat, Totals};
+use sim::reconverge::Reconvergence;
 use sim::render::{self, CHART_SIZE, PLOTS, TOPOLOGY_SIZE};
-use sim::report::{AssertionResult, Header, NodeFinal, Report, Sample, SCHEMA_VERSION};
+use sim::report::{
+    AddrBookStats, AssertionResult, Header, NodeFinal, Report, Sample, SCHEMA_VERSION,
+};
 
 const ZONES: [&str; 4] = ["N_Virginia", "London", "Tokyo", "Frankfurt"];
 
@@ -126,6 +129,15 @@ fn synthetic(n: usize, seed: u64) -> Report {
                     .map(|(c, _)| ((*c).to_owned(), n as u64 * t as u64))
                     .collect(),
                 peers_per_node: Vec::new(),
+                addrbook: AddrBookStats {
+                    nodes: n as u32,
+                    min: (ramp * 8.0) as u32,
+                    median: (ramp * 40.0) as u32,
+                    max: (ramp * 90.0) as u32 + 1,
+                    new_mean: ramp * 30.0,
+                    old_mean: ramp * 10.0,
+                },
+                addrbook_per_node: Vec::new(),
             }
         })
         .collect();
@@ -215,6 +227,20 @@ fn synthetic(n: usize, seed: u64) -> Report {
                 detail: "2 components at 30 s".into(),
             },
         ],
+        reconvergence: vec![
+            Reconvergence {
+                event: "heal".into(),
+                at_s: 35.0,
+                components_at_event: 2,
+                reconverged_after_s: Some(4.25),
+            },
+            Reconvergence {
+                event: "restart fulls[3]".into(),
+                at_s: 50.0,
+                components_at_event: 2,
+                reconverged_after_s: None,
+            },
+        ],
     }
 }
 
@@ -292,11 +318,12 @@ fn check_page(page: &Path) {
     }
 }
 
-const TITLES: [(&str, &str); 7] = [
+const TITLES: [(&str, &str); 8] = [
     ("topology", "Peer graph"),
     ("degree", "Degree distribution"),
     ("peers", "Peers per running node over time"),
     ("components", "Connected components over time"),
+    ("addrbook", "Address book size over time"),
     ("throughput", "Throughput per channel"),
     ("bandwidth", "Per-node bandwidth"),
     ("propagation", "Gossip propagation"),
@@ -349,11 +376,20 @@ fn fifty_nodes_render_every_view() {
         "connected at 30s",
         "0x70 gossip",
         "partition seeds,validators | fulls",
+        "<td>heal</td><td class=\"num\">35.0 s</td><td class=\"num\">2</td><td class=\"num\">4.25 s</td>",
+        "not before the end",
+        "address book size: min / median / max",
     ] {
         assert!(html.contains(needle), "index.html lacks {needle:?}");
     }
     let topo = std::fs::read_to_string(dir.join("topology.svg")).unwrap();
     assert!(!topo.contains("aggregated"));
+    let comps = std::fs::read_to_string(dir.join("components.svg")).unwrap();
+    assert!(
+        comps.contains("2 heal: one component after 4.25 s"),
+        "reconvergence time missing from the legend"
+    );
+    assert!(comps.contains("4 restart: never one component again"));
 }
 
 #[test]
@@ -419,6 +455,8 @@ fn empty_report_renders_no_data_panels() {
     render::render_run(&r, &dir).unwrap();
     let peers = std::fs::read_to_string(dir.join("peers.svg")).unwrap();
     assert!(peers.contains("no data: the report has no samples"));
+    let books = std::fs::read_to_string(dir.join("addrbook.svg")).unwrap();
+    assert!(books.contains("no data: no address books in the samples"));
     check_page(&dir.join("index.html"));
 }
 
@@ -455,6 +493,11 @@ fn compare_two_runs() {
     assert!(html.contains("B − A"));
     assert!(html.contains("final mean peers"));
     assert!(html.contains("gossip tx: 90% reach p50"));
+    assert!(
+        html.contains("<td>one component again after heal at 35.0 s</td><td class=\"num\">4.25 s</td><td class=\"num\">4.25 s</td>"),
+        "{html}"
+    );
+    assert!(html.contains("final median address book"));
     // nodes: 50 -> 40
     assert!(html.contains("<td>nodes</td><td class=\"num\">50</td><td class=\"num\">40</td><td class=\"num\">−10</td><td class=\"num\"><b>−20.0%</b></td>"), "{html}");
     check_page(&index);
@@ -472,7 +515,16 @@ fn reports_without_per_node_bytes_still_load() {
         o.remove("bytes_sent");
         o.remove("bytes_received");
     }
+    // Fields added later: reconvergence and address-book samples.
+    v.as_object_mut().unwrap().remove("reconvergence");
+    for smp in v["samples"].as_array_mut().unwrap() {
+        let o = smp.as_object_mut().unwrap();
+        o.remove("addrbook");
+        o.remove("addrbook_per_node");
+    }
     let back = Report::from_json(&v.to_string()).unwrap();
+    assert!(back.reconvergence.is_empty());
+    assert!(back.samples.iter().all(|s| s.addrbook.nodes == 0));
     assert!(back
         .nodes
         .iter()

@@ -59,6 +59,10 @@ pub struct CrawlArgs {
     /// Also dial private and loopback addresses (on by itself when a seed is one).
     #[arg(long)]
     allow_private: bool,
+    /// Also draw the map (plots and index.html next to crawl.json; the same
+    /// as `cometnet report DIR` afterwards).
+    #[arg(long)]
+    report: bool,
 }
 
 fn resolve_seeds(list: &str) -> Result<Vec<NetAddress>, CliError> {
@@ -238,5 +242,9 @@ async fn crawl(
         report.duration_s,
         path.display()
     );
+    if a.report {
+        let page = super::report::render_crawl_at(&path)?;
+        println!("page: {}", page.display());
+    }
     Ok(())
 }

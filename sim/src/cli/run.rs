@@ -164,6 +164,27 @@ fn print_summary(r: &Report) {
         "  graph: diameter {} hops, mean path {:.2} hops",
         r.paths.diameter, r.paths.mean_path_length
     );
+    if let Some(b) = r
+        .samples
+        .last()
+        .map(|s| &s.addrbook)
+        .filter(|b| b.nodes > 0)
+    {
+        println!(
+            "  address book: min {} median {} max {} addresses (new {:.1}, old {:.1} on average)",
+            b.min, b.median, b.max, b.new_mean, b.old_mean
+        );
+    }
+    for x in &r.reconvergence {
+        let after = match x.reconverged_after_s {
+            Some(d) => format!("one component again after {d:.3}s"),
+            None => "not one component again before the end".to_owned(),
+        };
+        println!(
+            "  reconvergence after {} at {:.1}s: {} component(s) right after, {after}",
+            x.event, x.at_s, x.components_at_event
+        );
+    }
     let t = &r.totals;
     println!(
         "  dials: {} ({} connected); inbound rejected: {}",

@@ -1,6 +1,7 @@
 //! Time series of a run (x = simulated seconds, the scenario's fault windows
-//! shaded and its events marked): peers per node, connected components, and
-//! per-channel throughput.
+//! shaded and its events marked): peers per node, connected components (with
+//! the time to reconverge after each heal or restart), address-book sizes,
+//! and per-channel throughput.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::theme::{
-    byte_unit, channel_color, channel_name, draw_faults, fault_keys, faults, header, no_data,
-    time_end, time_mesh, time_mesh_ticks, Key, TimeChart, PALETTE,
+    byte_unit, channel_color, channel_name, draw_faults, fault_keys, faults, fmt_num, header,
+    no_data, time_end, time_mesh, time_mesh_ticks, Key, TimeChart, PALETTE,
 };
 use super::DrawResult;
 use crate::report::Report;
@@ -110,10 +111,15 @@ pub(crate) fn components<DB: DrawingBackend>(
     let f = faults(&r.timeline, end);
     let (comp, largest, up) = (PALETTE[3], PALETTE[0], PALETTE[7]);
     let mut keys = vec![
-        (Key::Line(comp), "components among running nodes".to_owned()),
-        (Key::Line(largest), "largest component".to_owned()),
-        (Key::Dashed(up), "nodes running".to_owned()),
+        (
+            Key::Line(comp),
+            "components among running non-seed nodes".to_owned(),
+        ),
+        (Key::Line(largest), "largest component (nodes)".to_owned()),
+        (Key::Dashed(up), "nodes running, seeds included".to_owned()),
     ];
+    let reconv = reconvergence_spans(r, end);
+    keys.extend(reconvergence_keys(r));
     keys.extend(fault_keys(&f));
     let body = header(area, title, &keys)?;
     let (h, _) = (body.dim_in_pixel().1, ());
@@ -128,6 +134,7 @@ pub(crate) fn components<DB: DrawingBackend>(
         Some((cmax as usize + 2).min(8)),
     )?;
     draw_faults(&mut c1, &f, (0.0, cy), f.marks.len() <= NUMBERED_EVENTS)?;
+    draw_reconvergence(&mut c1, &reconv, cy)?;
     let step = |v: Vec<(f64, f64)>| {
         // Hold each value until the next sample: counts change in steps.
         let mut out = Vec::with_capacity(v.len() * 2);
@@ -172,6 +179,141 @@ pub(crate) fn components<DB: DrawingBackend>(
         8,
         5,
         ShapeStyle::from(up).stroke_width(2),
+    ))?;
+    Ok(())
+}
+
+/// Colour of reconvergence spans.
+const RECONVERGE: RGBColor = RGBColor(44, 160, 44);
+/// Most reconvergence times listed one by one in the legend.
+const LISTED_SPANS: usize = 4;
+
+/// Legend entries of the reconvergence spans: each time with its timeline
+/// number when there are few, else one entry pointing to the table.
+fn reconvergence_keys(r: &Report) -> Vec<(Key, String)> {
+    let fill = Key::Fill(RECONVERGE.mix(0.28));
+    if r.reconvergence.is_empty() {
+        return Vec::new();
+    }
+    if r.reconvergence.len() > LISTED_SPANS {
+        return vec![(
+            fill,
+            "until one component again (times in index.html)".to_owned(),
+        )];
+    }
+    r.reconvergence
+        .iter()
+        .map(|x| {
+            let number = r
+                .timeline
+                .iter()
+                .position(|(t, d)| *t == x.at_s && *d == x.event)
+                .map_or(String::new(), |i| format!("{} ", i + 1));
+            let word = x.event.split_whitespace().next().unwrap_or("");
+            let after = match x.reconverged_after_s {
+                Some(d) => format!("one component after {} s", fmt_num(d)),
+                None => "never one component again".to_owned(),
+            };
+            (fill, format!("{number}{word}: {after}"))
+        })
+        .collect()
+}
+
+/// (start s, end s) of each reconvergence span; spans that never ended run
+/// to `end`; instant ones (0 s) are left out.
+pub(crate) fn reconvergence_spans(r: &Report, end: f64) -> Vec<(f64, f64)> {
+    r.reconvergence
+        .iter()
+        .filter_map(|x| match x.reconverged_after_s {
+            Some(d) if d > 0.0 => Some((x.at_s, x.at_s + d)),
+            Some(_) => None,
+            None => Some((x.at_s, end.max(x.at_s))),
+        })
+        .collect()
+}
+
+/// Shades each reconvergence span in the lower third of the chart, with its
+/// end marked (the legend gives the lengths).
+fn draw_reconvergence<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    spans: &[(f64, f64)],
+    ymax: f64,
+) -> DrawResult<DB> {
+    let band = ymax * 0.3;
+    chart.draw_series(
+        spans
+            .iter()
+            .map(|(s, e)| Rectangle::new([(*s, 0.0), (*e, band)], RECONVERGE.mix(0.28).filled())),
+    )?;
+    for (_, e) in spans {
+        chart.draw_series(LineSeries::new(
+            [(*e, 0.0), (*e, band)],
+            ShapeStyle::from(RECONVERGE).stroke_width(2),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Address-book sizes of the running nodes with PEX: min–max band, median,
+/// mean of the new and of the old buckets.
+pub(crate) fn addrbook<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+) -> DrawResult<DB> {
+    super::clear(area)?;
+    let title = "Address book size over time";
+    if r.samples.iter().all(|s| s.addrbook.nodes == 0) {
+        return no_data(
+            area,
+            title,
+            "no address books in the samples (PEX off, or an older report)",
+        );
+    }
+    let end = time_end(r);
+    let f = faults(&r.timeline, end);
+    let top = r.samples.iter().map(|s| s.addrbook.max).max().unwrap_or(0);
+    let ymax = (f64::from(top) * 1.1).max(1.0) + 0.5;
+    let (band, median, new, old) = (PALETTE[4], PALETTE[4], PALETTE[1], PALETTE[2]);
+    let mut keys = vec![
+        (Key::Fill(band.mix(0.2)), "min–max over nodes".to_owned()),
+        (Key::Line(median), "median".to_owned()),
+        (Key::Dashed(new), "mean in new buckets".to_owned()),
+        (Key::Dashed(old), "mean in old buckets".to_owned()),
+    ];
+    keys.extend(fault_keys(&f));
+    let body = header(area, title, &keys)?;
+    let mut chart = build(&body, end, ymax, true)?;
+    time_mesh(&mut chart, "addresses known per node", true)?;
+    draw_faults(
+        &mut chart,
+        &f,
+        (0.0, ymax),
+        f.marks.len() <= NUMBERED_EVENTS,
+    )?;
+    let with: Vec<&crate::report::Sample> =
+        r.samples.iter().filter(|s| s.addrbook.nodes > 0).collect();
+    let mut pts: Vec<(f64, f64)> = with
+        .iter()
+        .map(|s| (s.t, f64::from(s.addrbook.max)))
+        .collect();
+    pts.extend(with.iter().rev().map(|s| (s.t, f64::from(s.addrbook.min))));
+    chart.draw_series(std::iter::once(Polygon::new(pts, band.mix(0.2).filled())))?;
+    let thin = |c: RGBColor| ShapeStyle::from(c).stroke_width(2);
+    chart.draw_series(DashedLineSeries::new(
+        with.iter().map(|s| (s.t, s.addrbook.new_mean)),
+        8,
+        5,
+        thin(new),
+    ))?;
+    chart.draw_series(DashedLineSeries::new(
+        with.iter().map(|s| (s.t, s.addrbook.old_mean)),
+        8,
+        5,
+        thin(old),
+    ))?;
+    chart.draw_series(LineSeries::new(
+        with.iter().map(|s| (s.t, f64::from(s.addrbook.median))),
+        ShapeStyle::from(median).stroke_width(3),
     ))?;
     Ok(())
 }
@@ -262,6 +404,8 @@ mod tests {
             bytes_sent: bytes.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
             messages_sent: BTreeMap::new(),
             peers_per_node: Vec::new(),
+            addrbook: Default::default(),
+            addrbook_per_node: Vec::new(),
         }
     }
 

@@ -118,6 +118,24 @@ fn headline(r: &Report) -> Vec<(String, Option<f64>, Unit)> {
             ));
         }
     }
+    if let Some(b) = last.map(|s| &s.addrbook).filter(|b| b.nodes > 0) {
+        v.push((
+            "final median address book".to_owned(),
+            Some(f64::from(b.median)),
+            Unit::Count,
+        ));
+    }
+    for x in &r.reconvergence {
+        v.push((
+            format!(
+                "one component again after {} at {} s",
+                x.event,
+                fmt_num(x.at_s)
+            ),
+            x.reconverged_after_s,
+            Unit::Secs,
+        ));
+    }
     if let Some(s) = last {
         for (k, &b) in &s.bytes_sent {
             v.push((

@@ -23,7 +23,7 @@ const MAX_BARS: u32 = 60;
 
 /// The histogram as (bin, nodes) with its bin width: degrees as they are
 /// up to [`MAX_BARS`] bars, else bins of a round width (1, 2, 5 × 10^k).
-fn degree_bins(h: &std::collections::BTreeMap<u32, u32>) -> (u32, Vec<(u32, u32)>) {
+pub(crate) fn degree_bins(h: &std::collections::BTreeMap<u32, u32>) -> (u32, Vec<(u32, u32)>) {
     let dmax = h.keys().copied().max().unwrap_or(0);
     let mut width = 1u32;
     let mut k = 0;

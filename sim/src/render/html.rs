@@ -86,11 +86,12 @@ pub(crate) fn badge(r: &Report) -> String {
 }
 
 /// (file base name, caption) of every plot, in page order.
-pub(crate) const FIGURES: [(&str, &str); 7] = [
+pub(crate) const FIGURES: [(&str, &str); 8] = [
     ("topology", "Peer graph at the end of the run. Colour: zone; shape: role (square = seed, black outline = validator); hollow: down at the end. Large runs show a class-by-class matrix of connection counts instead."),
     ("degree", "Peers per running node at the end of the run."),
     ("peers", "Peers per running node over time (band: min to max). Shaded: fault windows; dashed red lines: timeline events, numbered as in the timeline below."),
-    ("components", "Connected components among running nodes, and the size of the largest one."),
+    ("components", "Connected components among running non-seed nodes, and the size of the largest one. Green: from a heal, restart or resume until the nodes form one component again (its length is in the legend and in the Reconvergence table; the lines are samples, held until the next one, while those times are exact)."),
+    ("addrbook", "Addresses in each running node's address book (new + old buckets; nodes with PEX only): min to max band, median, and the mean number in the new and in the old buckets."),
     ("throughput", "Bytes per second sent on each channel, all nodes together, between consecutive samples."),
     ("bandwidth", "Each node's mean send and receive rate over the run, as a CDF over nodes."),
     ("propagation", "For each gossip message, the time until it reached 50/90/99/100% of the nodes running when it was published (CDF over messages; curves end below 100% when some messages never got there)."),
@@ -255,6 +256,17 @@ fn end_state(r: &Report) -> String {
             num(format!("{} ({} nodes)", s.components, s.largest_component)),
         ],
         vec![
+            "address book size: min / median / max".into(),
+            if s.addrbook.nodes == 0 {
+                num("–")
+            } else {
+                num(format!(
+                    "{} / {} / {}",
+                    s.addrbook.min, s.addrbook.median, s.addrbook.max
+                ))
+            },
+        ],
+        vec![
             "dials (succeeded)".into(),
             num(format!(
                 "{} ({}, {ok})",
@@ -364,6 +376,40 @@ fn channels(r: &Report) -> String {
     )
 }
 
+fn reconvergence(r: &Report) -> String {
+    if r.reconvergence.is_empty() {
+        return "<p>No heal, restart or resume in this run.</p>\n".into();
+    }
+    let rows: Vec<Vec<String>> = r
+        .reconvergence
+        .iter()
+        .map(|x| {
+            let after = match x.reconverged_after_s {
+                Some(d) if x.components_at_event <= 1 => {
+                    format!("{} s (already one component)", fmt_num(d))
+                }
+                Some(d) => format!("{} s", fmt_num(d)),
+                None => "<span class=\"bad\">not before the end</span>".to_owned(),
+            };
+            vec![
+                esc(&x.event),
+                num(format!("{} s", fmt_num(x.at_s))),
+                num(x.components_at_event),
+                num(after),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "event",
+            "at",
+            "components right after",
+            "one component again after",
+        ],
+        &rows,
+    )
+}
+
 fn timeline(r: &Report) -> String {
     if r.timeline.is_empty() {
         return "<p>No scheduled events.</p>\n".into();
@@ -398,7 +444,7 @@ pub(crate) fn index(r: &Report) -> String {
         fmt_num(h.duration_s),
         esc(&h.tool_version)
     );
-    s.push_str("<nav><a href=\"#reproduce\">Reproduce</a><a href=\"#assertions\">Assertions</a><a href=\"#plots\">Plots</a><a href=\"#state\">End state</a><a href=\"#gossip\">Gossip</a><a href=\"#channels\">Channels</a><a href=\"#timeline\">Timeline</a></nav>\n");
+    s.push_str("<nav><a href=\"#reproduce\">Reproduce</a><a href=\"#assertions\">Assertions</a><a href=\"#reconvergence\">Reconvergence</a><a href=\"#plots\">Plots</a><a href=\"#state\">End state</a><a href=\"#gossip\">Gossip</a><a href=\"#channels\">Channels</a><a href=\"#timeline\">Timeline</a></nav>\n");
     let _ = write!(
         s,
         "<h2 id=\"reproduce\">Reproduce</h2>\n<pre>{}</pre>\n<p>Same scenario file (id <code>{}</code>) and seed {} give the same event hash. Re-draw this page from <a href=\"report.json\">report.json</a> with <code>cometnet report &lt;this directory&gt;</code>.</p>\n",
@@ -411,6 +457,8 @@ pub(crate) fn index(r: &Report) -> String {
     s.push_str(&groups(r));
     s.push_str("<h2 id=\"assertions\">Assertions</h2>\n");
     s.push_str(&assertions(r));
+    s.push_str("<h2 id=\"reconvergence\">Reconvergence</h2>\n<p>Time from each heal, restart or resume until the running non-seed nodes form one connected component again, exact to the event that joined them.</p>\n");
+    s.push_str(&reconvergence(r));
     s.push_str("<h2 id=\"plots\">Plots</h2>\n");
     for (name, caption) in FIGURES {
         let (w, hgt) = if name == "topology" {

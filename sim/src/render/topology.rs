@@ -55,7 +55,7 @@ fn centred(px: u32) -> TextStyle<'static> {
 }
 
 /// A node's mark at `(x, y)` with radius `s`.
-fn node_mark<DB: DrawingBackend>(
+pub(crate) fn node_mark<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     (x, y): (i32, i32),
     s: i32,

@@ -59,6 +59,14 @@ pub(super) fn crash(ctx: &Ctx, idx: usize) {
     ctx.rt.kill_group(g);
     ctx.world.crash(ctx.plans[idx].ip);
     ctx.collector.set_up(idx as u32, false);
+    ctx.collector.poll_reconvergence(ctx.rt.now());
+}
+
+/// Notes `what` in the timeline and starts measuring the overlay's reconvergence after it.
+fn note_and_watch(ctx: &Ctx, what: String) {
+    ctx.collector
+        .watch_reconvergence(ctx.rt.now(), what.clone());
+    ctx.note(what);
 }
 
 fn apply(ctx: &Ctx, ev: &Event) {
@@ -101,7 +109,7 @@ fn apply(ctx: &Ctx, ev: &Event) {
                 ctx.world.set_group(p.ip, 0);
             }
             ctx.world.heal();
-            ctx.note("heal".into());
+            note_and_watch(ctx, "heal".into());
         }
         Event::Crash { nodes: sel, .. } => {
             for idx in nodes(ctx, sel) {
@@ -113,7 +121,7 @@ fn apply(ctx: &Ctx, ev: &Event) {
             for idx in nodes(ctx, sel) {
                 ctx.start_node(idx);
             }
-            ctx.note(format!("restart {sel}"));
+            note_and_watch(ctx, format!("restart {sel}"));
         }
         Event::Pause { nodes: sel, .. } => {
             for idx in nodes(ctx, sel) {
@@ -133,7 +141,7 @@ fn apply(ctx: &Ctx, ev: &Event) {
                     ctx.rt.resume_group(idx as u32 + 1);
                 }
             }
-            ctx.note(format!("resume {sel}"));
+            note_and_watch(ctx, format!("resume {sel}"));
         }
         Event::Bandwidth {
             nodes: sel,
@@ -177,6 +185,11 @@ fn churn(
     if candidates.is_empty() {
         return;
     }
+    let c = ctx.clone();
+    ctx.rt.schedule(at(until), move || {
+        c.collector
+            .watch_reconvergence(c.rt.now(), "churn end".into())
+    });
     let mut t = from.as_secs_f64();
     loop {
         let u = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;

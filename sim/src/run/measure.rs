@@ -12,7 +12,7 @@ use p2p::node::Node;
 use super::plan::{select, NodePlan};
 use super::Ctx;
 use crate::collect::{components, Collector};
-use crate::report::{AssertionResult, Header, NodeFinal, Report, Sample};
+use crate::report::{AddrBookStats, AssertionResult, Header, NodeFinal, Report, Sample};
 use crate::scenario::{Assertion, Loaded, Role, Scenario, Selector};
 
 /// Runs with at most this many nodes record every node's peer count per sample.
@@ -144,6 +144,8 @@ pub(crate) fn sample(
         }
     }
     let sent = collector.sent_totals(&live);
+    let books = addrbook_sizes(&up, nodes);
+    let running_books: Vec<(u32, u32)> = books.iter().flatten().copied().collect();
     Sample {
         t,
         up: running.len() as u32,
@@ -175,7 +177,28 @@ pub(crate) fn sample(
         } else {
             Vec::new()
         },
+        addrbook: AddrBookStats::of(&running_books),
+        addrbook_per_node: if up.len() <= PER_NODE_SAMPLES_MAX {
+            books.iter().map(|b| b.map_or(0, |(n, o)| n + o)).collect()
+        } else {
+            Vec::new()
+        },
     }
+}
+
+/// `(new, old)` address-book bucket sizes of each running node with PEX
+/// (`None` for the others), read through the reactor's accessor: the
+/// simulator polls state it owns; the protocol computes nothing.
+fn addrbook_sizes(up: &[bool], nodes: &[Option<&Node>]) -> Vec<Option<(u32, u32)>> {
+    (0..up.len())
+        .map(|i| {
+            if !up[i] {
+                return None;
+            }
+            let pex = nodes.get(i).copied().flatten()?.pex.as_ref()?;
+            Some(pex.with_book(|b| (b.n_new() as u32, b.n_old() as u32)))
+        })
+        .collect()
 }
 
 pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
@@ -323,5 +346,6 @@ pub(crate) fn build_report(r: &RunRecord<'_>) -> Report {
         gossip,
         timeline: r.timeline.to_vec(),
         assertions,
+        reconvergence: r.collector.reconvergence(),
     }
 }
