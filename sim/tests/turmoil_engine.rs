@@ -211,7 +211,7 @@ fn cli_runs_a_scenario_on_turmoil_and_refuses_events() {
 
 #[test]
 fn bench_sim_quick_prints_the_table() {
-    let o = cometnet(&["bench", "sim", "--quick"]);
+    let o = cometnet(&["bench", "sim", "--quick", "--geo-10k"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -224,7 +224,11 @@ fn bench_sim_quick_prints_the_table() {
         "| b |",
         "| c | memory per idle node |",
         "| d | cost per delivered message |",
+        "| e | geo-10k, crypto real | event | 100 |",
+        "| e | geo-10k, crypto null | event | 100 |",
     ] {
         assert!(out.contains(id), "{id} missing in:\n{out}");
     }
+    // The null mode changes the cost, not the run.
+    assert!(out.contains("same event hash as (d): true"), "{out}");
 }

@@ -13,6 +13,12 @@
 //!   plus a `[[gossip]]` workload): wall time / (deliveries + duplicates);
 //!   also the marginal cost against (b), which is the same run without gossip.
 //!
+//!   Row (d') is the same run with `crypto = "null"`: what the simulation-only
+//!   null SecretConnection saves per message;
+//! - (e) with `--geo-10k`, last: `scenarios/geo-10k.toml` (10,000 nodes,
+//!   60 s) with real and with null crypto: wall time and the process's peak
+//!   resident set (`VmHWM`; the 10k world is far its largest).
+//!
 //! `--quick` shrinks every run (a smoke test); `--nodes-1k` runs only the
 //! 1,000-node rows (b)-(d), skipping the turmoil comparison.
 
@@ -34,6 +40,12 @@ const BENCH_1000: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../scenarios/bench-1000.toml"
 ));
+const GEO_10K: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../scenarios/geo-10k.toml"
+));
+/// Switches a scenario text to the null SecretConnection.
+const NULL_CRYPTO: &str = "crypto = \"null\"\n";
 
 /// The header line of the result table (tests look for it).
 pub const TABLE_HEADER: &str = "| # | measurement | engine | nodes | simulated | wall | result |";
@@ -61,6 +73,10 @@ pub struct SimBenchArgs {
     /// Tiny runs (seconds in total): a smoke test of the bench itself.
     #[arg(long)]
     quick: bool,
+    /// Also run the 10,000-node `geo-10k` scenario, with real and with null
+    /// crypto (several minutes and about 6 GiB of memory).
+    #[arg(long = "geo-10k")]
+    geo_10k: bool,
     /// Nodes of the turmoil comparison (a) (default 200, or 20 with --quick);
     /// turmoil's cost grows as N³ per tick, so measure at 50/100 and extrapolate
     /// if 200 is too slow.
@@ -82,6 +98,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), CliError> {
 struct Plan {
     compare: (usize, u64),
     big: (usize, u64),
+    geo: (usize, u64),
     gossip_origins: usize,
     gossip_start: u64,
 }
@@ -92,6 +109,7 @@ impl Plan {
             Plan {
                 compare: (a.turmoil_nodes.unwrap_or(12), 10),
                 big: (60, 15),
+                geo: (100, 10),
                 gossip_origins: 4,
                 gossip_start: 8,
             }
@@ -99,6 +117,7 @@ impl Plan {
             Plan {
                 compare: (a.turmoil_nodes.unwrap_or(200), 60),
                 big: (1000, 60),
+                geo: (10_000, 60),
                 gossip_origins: 20,
                 gossip_start: 30,
             }
@@ -134,8 +153,17 @@ fn scenario(
 
 /// The resident set of this process in KiB (Linux), from `/proc/self/status`.
 fn rss_kib() -> Option<u64> {
+    status_kib("VmRSS:")
+}
+
+/// The peak resident set of this process so far in KiB (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    status_kib("VmHWM:")
+}
+
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -309,6 +337,51 @@ fn bench_sim(a: &SimBenchArgs) -> Result<(), CliError> {
             (d.wall - b.wall).max(0.0) * 1e6 / received
         ),
     ));
+    let null_heavy = scenario(
+        &format!("{NULL_CRYPTO}{BENCH_1000}"),
+        "bench-1000-gossip-null.toml",
+        &gossip,
+        big_n,
+        big_s,
+    )?;
+    let d2 = measure(&null_heavy, &Engine::Event)?;
+    let g2 = d2.report.gossip.get("bench").cloned().unwrap_or_default();
+    let received2 = (g2.deliveries + g2.duplicates).max(1) as f64;
+    rows.push(row(
+        "d'",
+        "the same, crypto null",
+        "event",
+        &d2,
+        format!(
+            "{:.2} µs per delivered message; same event hash as (d): {}",
+            d2.wall * 1e6 / received2,
+            d2.report.event_hash == d.report.event_hash
+        ),
+    ));
+    // (e) last: the 10k world is far the largest, so the process's peak
+    // resident set is its own.
+    if a.geo_10k {
+        let (n, secs) = plan.geo;
+        for (label, extra) in [("real", ""), ("null", NULL_CRYPTO)] {
+            let text = format!("{extra}{GEO_10K}");
+            let geo = scenario(&text, "geo-10k.toml", "", n, secs)?;
+            let m = measure(&geo, &Engine::Event)?;
+            let peak = peak_rss_kib().map_or("n/a".to_owned(), |k| {
+                format!("{:.2} GiB", k as f64 / (1024.0 * 1024.0))
+            });
+            rows.push(row(
+                "e",
+                &format!("geo-10k, crypto {label}"),
+                "event",
+                &m,
+                format!(
+                    "simulated/wall {:.2}; peak RSS of the process {peak}; final mean peers {:.1}",
+                    m.report.header.duration_s / m.wall.max(1e-9),
+                    final_mean_peers(&m.report)
+                ),
+            ));
+        }
+    }
     print_table(a, &rows);
     Ok(())
 }
@@ -320,9 +393,10 @@ fn print_table(a: &SimBenchArgs, rows: &[Row]) {
         "release build"
     };
     println!(
-        "cometnet bench sim{}{} ({build})",
+        "cometnet bench sim{}{}{} ({build})",
         if a.quick { " --quick" } else { "" },
-        if a.nodes_1k { " --nodes-1k" } else { "" }
+        if a.nodes_1k { " --nodes-1k" } else { "" },
+        if a.geo_10k { " --geo-10k" } else { "" }
     );
     println!();
     println!("{TABLE_HEADER}");
