@@ -17,7 +17,7 @@ use crate::pex::policy::PexConfig;
 use crate::pex::reactor::{BookStore, PexReactor};
 use crate::switch::config::split_list;
 use crate::switch::error::SwitchConfigError;
-use crate::switch::{Switch, SwitchConfig, SwitchError, SwitchHandle};
+use crate::switch::{Reactor, Switch, SwitchConfig, SwitchError, SwitchHandle};
 
 /// Resolves a host name to addresses (DNS for real nodes).
 pub type Resolver = Arc<dyn Fn(&str) -> Result<Vec<IpAddr>, String> + Send + Sync>;
@@ -96,6 +96,20 @@ pub async fn start<N: Network, R: Runtime>(
     net: N,
     rt: R,
 ) -> Result<Node, NodeError> {
+    start_with_reactors(opts, Vec::new(), net, rt).await
+}
+
+/// Starts a node with `extra` reactors (name, reactor) added after the
+/// built-in ones; their channels are advertised in the NodeInfo. The
+/// simulator uses it to give adversarial nodes a modified behaviour on a
+/// channel (with `pex = false` or no gossip channel, so no two reactors
+/// share one).
+pub async fn start_with_reactors<N: Network, R: Runtime>(
+    opts: NodeOptions,
+    extra: Vec<(String, Arc<dyn Reactor>)>,
+    net: N,
+    rt: R,
+) -> Result<Node, NodeError> {
     let lookup = |host: &str| match &opts.resolver {
         Some(r) => r(host),
         None => Err("no resolver".to_owned()),
@@ -124,6 +138,9 @@ pub async fn start<N: Network, R: Runtime>(
     }
     if opts.p2p.pex {
         channels.push(PEX_CHANNEL);
+    }
+    for (_, r) in &extra {
+        channels.extend(r.channels().iter().map(|c| c.id));
     }
     let advertise = opts
         .advertise
@@ -179,6 +196,9 @@ pub async fn start<N: Network, R: Runtime>(
     }
     if let Some(p) = &pex {
         switch.add_reactor("PEX", p.clone())?;
+    }
+    for (name, r) in extra {
+        switch.add_reactor(&name, r)?;
     }
     let handle = switch.start(opts.listen).await?;
     Ok(Node {

@@ -244,6 +244,7 @@ pub(crate) mod tests_support {
             )]),
             timeline: vec![(1.5, "crash g[0]".into())],
             assertions: Vec::new(),
+            adversary: None,
         }
     }
 }

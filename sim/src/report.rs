@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+pub mod adversary;
+
 use crate::collect::{GossipSummary, Totals};
 
 /// Version of the `report.json` schema; bumped on incompatible changes.
@@ -39,6 +41,10 @@ pub struct Report {
     pub timeline: Vec<(f64, String)>,
     /// Assertion outcomes.
     pub assertions: Vec<AssertionResult>,
+    /// Adversaries and peer diversity (only when the scenario has adversaries
+    /// or a `watch` selector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversary: Option<adversary::AdversaryReport>,
 }
 
 /// Identity of the run.

@@ -105,6 +105,13 @@ pub fn check_supported(s: &Scenario) -> Result<Option<u8>, RunError> {
                 g.name
             )));
         }
+        if g.adversary != crate::scenario::Adversary::None || g.subnet.is_some() {
+            return Err(RunError::Unsupported(format!(
+                "group[{i}] (group {:?}): the turmoil engine runs no adversaries or subnets; \
+                 use --engine event",
+                g.name
+            )));
+        }
         if !g.reachable {
             return Err(RunError::Unsupported(format!(
                 "group[{i}].reachable = false (group {:?}): the turmoil engine does not model NAT; \

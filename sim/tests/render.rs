@@ -215,6 +215,7 @@ fn synthetic(n: usize, seed: u64) -> Report {
                 detail: "2 components at 30 s".into(),
             },
         ],
+        adversary: None,
     }
 }
 

@@ -183,7 +183,7 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
     let net_hash = ctx.world.event_hash();
     let st = ctx.lock();
     let nodes: Vec<Option<&Node>> = st.slots.iter().map(|s| s.node.as_ref()).collect();
-    build_report(&RunRecord {
+    let mut report = build_report(&RunRecord {
         engine: "event",
         loaded,
         seed: ctx.seed,
@@ -194,7 +194,13 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
         timeline: &st.timeline,
         assertions,
         net_hash: &net_hash,
-    })
+    });
+    if let Some(w) = &ctx.watch {
+        let honest = ctx.plans.iter().filter(|p| !w.is_adversary(p.index));
+        let recv_rate = honest.map(|p| p.p2p.recv_rate).min().unwrap_or(0);
+        report.adversary = Some(w.report(ctx.rt.now(), recv_rate));
+    }
+    report
 }
 
 /// What an engine hands over to build its [`Report`].
@@ -323,5 +329,6 @@ pub(crate) fn build_report(r: &RunRecord<'_>) -> Report {
         gossip,
         timeline: r.timeline.to_vec(),
         assertions,
+        adversary: None,
     }
 }
