@@ -65,13 +65,14 @@ fn flooders_are_held_to_the_receivers_recv_rate() {
     let text = format!(
         "duration = \"30s\"\np2p = {{ recv_rate = {LIMIT} }}\n{HONEST}\n\
          [[group]]\nname = \"flooder\"\ncount = 1\nadversary = \"flooder\"\nzones = [\"London\"]\n\
-         uplink = \"4MB/s\"\np2p = {{ send_rate = 4000000, recv_rate = 4000000, max_num_outbound_peers = 2, max_num_inbound_peers = 0 }}\n\
+         seeds = []\npersistent_peers = [\"full\"]\nuplink = \"4MB/s\"\n\
+         p2p = {{ send_rate = 4000000, recv_rate = 4000000, max_num_inbound_peers = 0 }}\n\
          [[gossip]]\nname = \"tx\"\nsize = 4096\nrate = 0.5\nfrom = \"full\"\n"
     );
     let r = run_text(&text);
     let f = adversary(&r).flood.clone().expect("flood stats");
     assert_eq!(f.recv_rate_limit, LIMIT as u64);
-    assert!(f.pairs >= 2, "{f:?}");
+    assert!(f.pairs >= 2, "{f:?} {:?} {:?}", adversary(&r).connections, r.nodes.iter().find(|n| n.group == "flooder"));
     assert!(f.max_interval_rate <= LIMIT * 1.10, "{f:?}");
     assert!(f.mean_pair_rate >= LIMIT * 0.80, "the flood saturates the limit: {f:?}");
     // The copies of the flood stay out of the workload's statistics.
