@@ -14,12 +14,14 @@
 //!   matrix (larger runs).
 //! - `charts`: time series (peers, components, per-channel throughput).
 //! - `dist`: distributions (degree histogram, per-node bandwidth, propagation CDF).
+//! - `diversity`: peer and address-book diversity (runs with adversaries).
 //! - `html`: `index.html`.
 //! - `compare`: the comparison page.
 
 mod charts;
 mod compare;
 mod dist;
+mod diversity;
 mod font;
 mod html;
 mod layout;
@@ -162,6 +164,11 @@ pub fn render_run(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, RenderErr
     emit!(out, dir, "propagation", CHART_SIZE, |a| dist::propagation(
         &a, report
     ));
+    if report.adversary.is_some() {
+        emit!(out, dir, diversity::NAME, CHART_SIZE, |a| diversity::draw(
+            &a, report
+        ));
+    }
     let index = dir.join("index.html");
     write_file(&index, html::index(report).as_bytes())?;
     out.push(index);

@@ -74,7 +74,9 @@ fn flooders_are_held_to_the_receivers_recv_rate() {
     assert_eq!(f.recv_rate_limit, LIMIT as u64);
     assert!(f.pairs >= 2, "{f:?} {:?} {:?}", adversary(&r).connections, r.nodes.iter().find(|n| n.group == "flooder"));
     assert!(f.max_interval_rate <= LIMIT * 1.10, "{f:?}");
+    assert!(f.max_interval_fraction <= 1.10, "{f:?}");
     assert!(f.mean_pair_rate >= LIMIT * 0.80, "the flood saturates the limit: {f:?}");
+    assert!(f.mean_pair_fraction >= 0.80, "{f:?}");
     // The copies of the flood stay out of the workload's statistics.
     assert!(r.gossip["tx"].duplicate_ratio < 10.0, "{:?}", r.gossip["tx"]);
 }

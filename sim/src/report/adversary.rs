@@ -48,8 +48,13 @@ pub struct ConnStats {
 /// Bytes honest nodes received from flooders.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FloodStats {
-    /// The honest nodes' `recv_rate` (bytes/s; the smallest if they differ).
+    /// The smallest `recv_rate` (bytes/s) among the receiving honest nodes.
     pub recv_rate_limit: u64,
+    /// Highest rate over one sample interval divided by the receiving
+    /// node's own `recv_rate`, any pair.
+    pub max_interval_fraction: f64,
+    /// Mean over pairs of (bytes / connected time) / the receiver's `recv_rate`.
+    pub mean_pair_fraction: f64,
     /// (honest, flooder) connections observed over at least one full interval.
     pub pairs: u64,
     /// Highest rate over one sample interval, any pair (bytes/s).

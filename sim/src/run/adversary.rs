@@ -47,7 +47,8 @@ pub(crate) fn watch_for(s: &Scenario, plans: &[NodePlan]) -> Option<Watch> {
     let ids: Vec<NodeId> = plans.iter().map(|p| p.key.node_id()).collect();
     let ips: Vec<IpAddr> = plans.iter().map(|p| p.ip).collect();
     let strict = plans.iter().map(|p| p.p2p.addr_book_strict).collect();
-    Some(Watch::new(&ids, kinds, &ips, strict, watched))
+    let recv_rate = plans.iter().map(|p| p.p2p.recv_rate).collect();
+    Some(Watch::new(&ids, kinds, &ips, (strict, recv_rate), watched))
 }
 
 /// The watched nodes: `watch`, or else the `persistent_peers` of Sybils.

@@ -196,9 +196,7 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
         net_hash: &net_hash,
     });
     if let Some(w) = &ctx.watch {
-        let honest = ctx.plans.iter().filter(|p| !w.is_adversary(p.index));
-        let recv_rate = honest.map(|p| p.p2p.recv_rate).min().unwrap_or(0);
-        report.adversary = Some(w.report(ctx.rt.now(), recv_rate));
+        report.adversary = Some(w.report(ctx.rt.now()));
     }
     report
 }

@@ -33,6 +33,8 @@ struct Kind {
 
 #[derive(Default)]
 struct FloodPair {
+    /// The receiving honest node's `recv_rate`.
+    limit: u64,
     /// (time s, bytes) at the previous sample, same connection.
     last: Option<(f64, u64)>,
     max_rate: f64,
@@ -46,6 +48,7 @@ struct State {
     ids: BTreeMap<NodeId, u32>,
     honest_ips: BTreeSet<IpAddr>,
     strict: Vec<bool>,
+    recv_rate: Vec<u64>,
     /// (honest, adversary) -> connected since.
     open: BTreeMap<(u32, u32), Instant>,
     per_kind: BTreeMap<String, Kind>,
@@ -94,12 +97,13 @@ fn median(sorted: &[f64]) -> Option<f64> {
 
 impl Watch {
     /// A tracker for nodes with `ids`/`kinds`/`ips` (by index); `watched`
-    /// get per-node diversity series; `strict` is each node's `addr_book_strict`.
+    /// get per-node diversity series; `strict` and `recv_rate` are each
+    /// node's `addr_book_strict` and `recv_rate`.
     pub(crate) fn new(
         ids: &[NodeId],
         kinds: Vec<Adversary>,
         ips: &[IpAddr],
-        strict: Vec<bool>,
+        (strict, recv_rate): (Vec<bool>, Vec<u64>),
         watched: Vec<u32>,
     ) -> Self {
         let honest_ips = ips
@@ -119,6 +123,7 @@ impl Watch {
                 ids: ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect(),
                 honest_ips,
                 strict,
+                recv_rate,
                 open: BTreeMap::new(),
                 per_kind,
                 flood: BTreeMap::new(),
@@ -134,11 +139,6 @@ impl Watch {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether node `idx` is an adversary.
-    pub(crate) fn is_adversary(&self, idx: usize) -> bool {
-        self.lock().kinds.get(idx).is_some_and(|k| *k != Adversary::None)
     }
 
     /// Node `idx`'s observer: forwards to `inner` and records here.
@@ -182,7 +182,9 @@ impl Watch {
                     bad_out += u32::from(p.is_outbound());
                     if k == Adversary::Flooder {
                         let st = p.status();
+                        let limit = s.recv_rate.get(i).copied().unwrap_or(0);
                         let e = s.flood.entry((i as u32, x)).or_default();
+                        e.limit = limit;
                         if let Some((t0, b0)) = e.last.filter(|(_, b0)| *b0 <= st.recv.bytes) {
                             let (db, dt) = (st.recv.bytes - b0, t - t0);
                             if dt > 0.0 {
@@ -255,8 +257,8 @@ impl Watch {
         });
     }
 
-    /// The report section at time `now`, with the honest nodes' `recv_rate`.
-    pub(crate) fn report(&self, now: Instant, recv_rate_limit: u64) -> AdversaryReport {
+    /// The report section at time `now`.
+    pub(crate) fn report(&self, now: Instant) -> AdversaryReport {
         let s = self.lock();
         let mut nodes: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for (i, k) in s.kinds.iter().enumerate() {
@@ -290,8 +292,18 @@ impl Watch {
         }
         let flood = nodes.contains_key("flooder").then(|| {
             let pairs: Vec<&FloodPair> = s.flood.values().filter(|p| p.secs > 0.0).collect();
+            let frac = |rate: f64, p: &FloodPair| rate / p.limit.max(1) as f64;
             FloodStats {
-                recv_rate_limit,
+                recv_rate_limit: pairs.iter().map(|p| p.limit).min().unwrap_or(0),
+                max_interval_fraction: pairs
+                    .iter()
+                    .map(|p| frac(p.max_rate, p))
+                    .fold(0.0, f64::max),
+                mean_pair_fraction: pairs
+                    .iter()
+                    .map(|p| frac(p.bytes as f64 / p.secs, p))
+                    .sum::<f64>()
+                    / pairs.len().max(1) as f64,
                 pairs: pairs.len() as u64,
                 max_interval_rate: pairs.iter().map(|p| p.max_rate).fold(0.0, f64::max),
                 mean_pair_rate: pairs.iter().map(|p| p.bytes as f64 / p.secs).sum::<f64>()
