@@ -44,7 +44,10 @@ fn silent_peers_are_dropped_at_the_pong_timeout() {
     let a = adversary(&r);
     assert_eq!(a.nodes["silent"], vec![7, 8]);
     let c = &a.connections["silent"];
-    assert!(c.added >= 12, "each silent node reached every full node: {c:?}");
+    assert!(
+        c.added >= 12,
+        "each silent node reached every full node: {c:?}"
+    );
     assert_eq!(c.removed + c.open_at_end, c.added);
     assert_eq!(
         c.reasons.keys().collect::<Vec<_>>(),
@@ -55,7 +58,10 @@ fn silent_peers_are_dropped_at_the_pong_timeout() {
     let max = c.lifetime_max_s.expect("some were dropped");
     let min = c.lifetime_min_s.expect("some were dropped");
     assert!(max <= bound, "dropped after {max} s > {bound} s");
-    assert!(min >= PING_INTERVAL_S + PONG_TIMEOUT_S - 1.0, "dropped early: {min} s");
+    assert!(
+        min >= PING_INTERVAL_S + PONG_TIMEOUT_S - 1.0,
+        "dropped early: {min} s"
+    );
     assert!(c.oldest_open_s.unwrap_or(0.0) <= bound, "{c:?}");
 }
 
@@ -72,13 +78,25 @@ fn flooders_are_held_to_the_receivers_recv_rate() {
     let r = run_text(&text);
     let f = adversary(&r).flood.clone().expect("flood stats");
     assert_eq!(f.recv_rate_limit, LIMIT as u64);
-    assert!(f.pairs >= 2, "{f:?} {:?} {:?}", adversary(&r).connections, r.nodes.iter().find(|n| n.group == "flooder"));
+    assert!(
+        f.pairs >= 2,
+        "{f:?} {:?} {:?}",
+        adversary(&r).connections,
+        r.nodes.iter().find(|n| n.group == "flooder")
+    );
     assert!(f.max_interval_rate <= LIMIT * 1.10, "{f:?}");
     assert!(f.max_interval_fraction <= 1.10, "{f:?}");
-    assert!(f.mean_pair_rate >= LIMIT * 0.80, "the flood saturates the limit: {f:?}");
+    assert!(
+        f.mean_pair_rate >= LIMIT * 0.80,
+        "the flood saturates the limit: {f:?}"
+    );
     assert!(f.mean_pair_fraction >= 0.80, "{f:?}");
     // The copies of the flood stay out of the workload's statistics.
-    assert!(r.gossip["tx"].duplicate_ratio < 10.0, "{:?}", r.gossip["tx"]);
+    assert!(
+        r.gossip["tx"].duplicate_ratio < 10.0,
+        "{:?}",
+        r.gossip["tx"]
+    );
 }
 
 #[test]
@@ -142,7 +160,10 @@ fn sybils_from_one_group_stay_in_few_buckets_of_the_victims_book() {
     // Every attacker address is in 45.77.0.0/16: one address group, so at
     // most 4 old buckets (OLD_BUCKETS_PER_GROUP) whatever the sources.
     assert!(last.attacker_old_buckets <= 4, "{last:?}");
-    assert!(last.book_attacker > 0, "the Sybils got into the book: {last:?}");
+    assert!(
+        last.book_attacker > 0,
+        "the Sybils got into the book: {last:?}"
+    );
     assert!(last.book_groups >= 20, "honest groups survive: {last:?}");
     assert!(last.peer_groups >= 2, "{last:?}");
     assert!(last.outbound >= 4, "{last:?}");

@@ -32,7 +32,12 @@ fn series(r: &Report) -> Option<(String, Series)> {
                 line("address groups in book", 2, false, f(|s| s.book_groups)),
                 line("attacker book entries", 3, true, f(|s| s.book_attacker)),
                 line("new buckets used", 4, true, f(|s| s.new_buckets)),
-                line("new buckets with attackers", 5, true, f(|s| s.attacker_new_buckets)),
+                line(
+                    "new buckets with attackers",
+                    5,
+                    true,
+                    f(|s| s.attacker_new_buckets),
+                ),
             ],
         ));
     }
@@ -44,7 +49,9 @@ fn series(r: &Report) -> Option<(String, Series)> {
                 "fewest (any honest node)",
                 0,
                 false,
-                h.iter().map(|s| (s.t, f64::from(s.peer_groups_min))).collect(),
+                h.iter()
+                    .map(|s| (s.t, f64::from(s.peer_groups_min)))
+                    .collect(),
             ),
             line(
                 "median",
@@ -57,10 +64,17 @@ fn series(r: &Report) -> Option<(String, Series)> {
 }
 
 /// Draws the plot.
-pub(crate) fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult<DB> {
+pub(crate) fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+) -> DrawResult<DB> {
     super::clear(area)?;
     let Some((title, lines)) = series(r) else {
-        return no_data(area, "Peer diversity", "the report has no adversary section");
+        return no_data(
+            area,
+            "Peer diversity",
+            "the report has no adversary section",
+        );
     };
     let end = time_end(r);
     let top = lines

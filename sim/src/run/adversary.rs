@@ -115,7 +115,12 @@ fn attacker_addrs(plans: &[NodePlan], plan: &NodePlan, seed: u64) -> Vec<NetAddr
     while out.len() < want && tries < 10 * BOGUS_ADDRS {
         tries += 1;
         let r = rng.next_u32();
-        let ip = IpAddr::V4(std::net::Ipv4Addr::new(a, b, (r >> 8) as u8, (r as u8).max(1)));
+        let ip = IpAddr::V4(std::net::Ipv4Addr::new(
+            a,
+            b,
+            (r >> 8) as u8,
+            (r as u8).max(1),
+        ));
         if used.contains(&ip) {
             continue;
         }
@@ -141,10 +146,14 @@ pub(super) fn start(
         Adversary::Silent => {
             let mut channels = vec![PEX_CHANNEL];
             channels.extend(ctx.gossip_channel);
-            let info = NodeInfo::builder(plan.key.node_id(), ctx.scenario.network.clone(), opts.moniker.clone())
-                .listen_addr(format!("tcp://{}", opts.listen))
-                .channels(channels)
-                .build();
+            let info = NodeInfo::builder(
+                plan.key.node_id(),
+                ctx.scenario.network.clone(),
+                opts.moniker.clone(),
+            )
+            .listen_addr(format!("tcp://{}", opts.listen))
+            .channels(channels)
+            .build();
             let lists = format!("{},{}", opts.p2p.persistent_peers, opts.p2p.seeds);
             let targets = lists
                 .split(',')
@@ -165,7 +174,9 @@ pub(super) fn start(
             return None;
         }
         Adversary::Flooder => {
-            let ch = ctx.gossip_channel.unwrap_or(crate::scenario::DEFAULT_GOSSIP_CHANNEL);
+            let ch = ctx
+                .gossip_channel
+                .unwrap_or(crate::scenario::DEFAULT_GOSSIP_CHANNEL);
             let size = ctx.scenario.gossip.first().map_or(1024, |g| g.size);
             opts.gossip_channel = None;
             let r: Arc<dyn Reactor> = Arc::new(FloodReactor::new(plan.key.node_id(), ch, size));

@@ -94,7 +94,11 @@ pub(super) fn validate(
             if net.hosts() < g.count {
                 return Err(bad(
                     f("subnet"),
-                    format!("{text} has {} host addresses for {} nodes", net.hosts(), g.count),
+                    format!(
+                        "{text} has {} host addresses for {} nodes",
+                        net.hosts(),
+                        g.count
+                    ),
                 ));
             }
             if net.overlaps(&DEFAULT_RANGE) {
@@ -104,7 +108,10 @@ pub(super) fn validate(
                 ));
             }
             if let Some((j, _)) = nets.iter().find(|(_, n)| n.overlaps(&net)) {
-                return Err(bad(f("subnet"), format!("{text} overlaps group[{j}].subnet")));
+                return Err(bad(
+                    f("subnet"),
+                    format!("{text} overlaps group[{j}].subnet"),
+                ));
             }
             nets.push((i, net));
         }

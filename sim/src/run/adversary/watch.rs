@@ -18,9 +18,7 @@ use p2p::time::Instant;
 use p2p::NodeId;
 
 use crate::collect::NodeObserver;
-use crate::report::adversary::{
-    AdversaryReport, ConnStats, FloodStats, HonestSample, WatchSample,
-};
+use crate::report::adversary::{AdversaryReport, ConnStats, FloodStats, HonestSample, WatchSample};
 use crate::scenario::Adversary;
 
 /// Per kind: added, closed lifetimes, reasons.
@@ -120,7 +118,11 @@ impl Watch {
         Watch {
             state: Arc::new(Mutex::new(State {
                 kinds,
-                ids: ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect(),
+                ids: ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| (*id, i as u32))
+                    .collect(),
                 honest_ips,
                 strict,
                 recv_rate,
@@ -175,7 +177,10 @@ impl Watch {
             let (mut bad, mut bad_out, mut out) = (0u32, 0u32, 0u32);
             for p in &peers {
                 groups.insert(p.socket_addr().group(strict));
-                let adv = s.ids.get(&p.id()).and_then(|x| s.kinds.get(*x as usize).map(|k| (*x, *k)));
+                let adv = s
+                    .ids
+                    .get(&p.id())
+                    .and_then(|x| s.kinds.get(*x as usize).map(|k| (*x, *k)));
                 out += u32::from(p.is_outbound());
                 if let Some((x, k)) = adv.filter(|(_, k)| *k != Adversary::None) {
                     bad += 1;
@@ -219,7 +224,11 @@ impl Watch {
                         let attacker = !s.honest_ips.contains(&a.ip());
                         w.book += 1;
                         w.book_attacker += u32::from(attacker);
-                        let base = if ka.bucket_type() == BucketType::New { 0 } else { 2 };
+                        let base = if ka.bucket_type() == BucketType::New {
+                            0
+                        } else {
+                            2
+                        };
                         for bk in ka.buckets() {
                             buckets[base].insert(*bk);
                             if attacker {
@@ -273,7 +282,9 @@ impl Watch {
             let open: Vec<f64> = s
                 .open
                 .iter()
-                .filter(|((_, a), _)| s.kinds.get(*a as usize).map(|k| kind_name(*k)).as_ref() == Some(name))
+                .filter(|((_, a), _)| {
+                    s.kinds.get(*a as usize).map(|k| kind_name(*k)).as_ref() == Some(name)
+                })
                 .map(|(_, since)| (now - *since).as_secs_f64())
                 .collect();
             connections.insert(
