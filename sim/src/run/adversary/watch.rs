@@ -388,19 +388,19 @@ impl Observer for Tee {
 
 impl GossipObserver for Tee {
     fn delivered(&self, now: Instant, msg: &GossipMsg, from: Option<p2p::NodeId>) {
-        if !self.from_adversary(msg) {
+        if !self.published_by_adversary(msg) {
             self.inner.delivered(now, msg, from);
         }
     }
 
     fn duplicate(&self, now: Instant, msg: &GossipMsg, from: p2p::NodeId) {
-        if !self.from_adversary(msg) {
+        if !self.published_by_adversary(msg) {
             self.inner.duplicate(now, msg, from);
         }
     }
 
     fn dropped(&self, now: Instant, msg: &GossipMsg, to: p2p::NodeId) {
-        if !self.from_adversary(msg) {
+        if !self.published_by_adversary(msg) {
             self.inner.dropped(now, msg, to);
         }
     }
@@ -409,7 +409,7 @@ impl GossipObserver for Tee {
 impl Tee {
     /// Messages published by an adversary (the flood) stay out of the
     /// gossip workload statistics.
-    fn from_adversary(&self, msg: &GossipMsg) -> bool {
+    fn published_by_adversary(&self, msg: &GossipMsg) -> bool {
         let s = self.watch.lock();
         s.ids
             .get(&msg.id.origin)
