@@ -160,6 +160,17 @@ fn sybils_from_one_group_stay_in_few_buckets_of_the_victims_book() {
     // Every attacker address is in 45.77.0.0/16: one address group, so at
     // most 4 old buckets (OLD_BUCKETS_PER_GROUP) whatever the sources.
     assert!(last.attacker_old_buckets <= 4, "{last:?}");
+    // Addresses of group 45.77 learned from a source in 45.77 (the Sybils
+    // answering PEX requests, or connecting inbound) all hash to ONE new
+    // bucket; only honest relays (other source groups) add more. PickAddress
+    // draws a non-empty bucket uniformly, so this ratio bounds the chance that
+    // an outbound pick lands in a bucket holding attacker addresses.
+    assert!(last.attacker_new_buckets <= 3, "{last:?}");
+    let ratio = f64::from(last.attacker_new_buckets) / f64::from(last.new_buckets);
+    assert!(ratio <= 0.1, "{ratio} {last:?}");
+    // A new bucket holds at most 65 entries: Go expires one only when
+    // `len(bucket) > newBucketSize` (64), before adding (addrbook.go).
+    assert!(last.book_attacker <= 65 * last.attacker_new_buckets, "{last:?}");
     assert!(
         last.book_attacker > 0,
         "the Sybils got into the book: {last:?}"
