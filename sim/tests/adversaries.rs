@@ -170,7 +170,10 @@ fn sybils_from_one_group_stay_in_few_buckets_of_the_victims_book() {
     assert!(ratio <= 0.1, "{ratio} {last:?}");
     // A new bucket holds at most 65 entries: Go expires one only when
     // `len(bucket) > newBucketSize` (64), before adding (addrbook.go).
-    assert!(last.book_attacker <= 65 * last.attacker_new_buckets, "{last:?}");
+    assert!(
+        last.book_attacker <= 65 * last.attacker_new_buckets,
+        "{last:?}"
+    );
     assert!(
         last.book_attacker > 0,
         "the Sybils got into the book: {last:?}"
