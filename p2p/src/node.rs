@@ -18,7 +18,7 @@ use crate::pex::reactor::{BookStore, PexReactor};
 use crate::secret_connection::Crypto;
 use crate::switch::config::split_list;
 use crate::switch::error::SwitchConfigError;
-use crate::switch::{Switch, SwitchConfig, SwitchError, SwitchHandle};
+use crate::switch::{Reactor, Switch, SwitchConfig, SwitchError, SwitchHandle};
 
 /// Resolves a host name to addresses (DNS for real nodes).
 pub type Resolver = Arc<dyn Fn(&str) -> Result<Vec<IpAddr>, String> + Send + Sync>;
@@ -97,14 +97,27 @@ pub async fn start<N: Network, R: Runtime>(
     net: N,
     rt: R,
 ) -> Result<Node, NodeError> {
-    start_with_crypto(opts, Crypto::Real, net, rt).await
+    start_with(opts, StartExtras::default(), net, rt).await
 }
 
-/// [`start`] with the SecretConnection in the given [`Crypto`] mode:
-/// simulations of very large networks may pass [`Crypto::Null`].
-pub async fn start_with_crypto<N: Network, R: Runtime>(
+/// What a simulation may add to a node: the simulator's knobs, never set
+/// by a real node.
+#[derive(Default)]
+pub struct StartExtras {
+    /// The SecretConnection's cryptography; simulations of very large
+    /// networks may pass [`Crypto::Null`].
+    pub crypto: Crypto,
+    /// Reactors (name, reactor) added after the built-in ones; their
+    /// channels are advertised in the NodeInfo. The simulator uses them to
+    /// give adversarial nodes a modified behaviour on a channel (with
+    /// `pex = false` or no gossip channel, so no two reactors share one).
+    pub reactors: Vec<(String, Arc<dyn Reactor>)>,
+}
+
+/// [`start`] with [`StartExtras`].
+pub async fn start_with<N: Network, R: Runtime>(
     opts: NodeOptions,
-    crypto: Crypto,
+    extras: StartExtras,
     net: N,
     rt: R,
 ) -> Result<Node, NodeError> {
@@ -113,7 +126,8 @@ pub async fn start_with_crypto<N: Network, R: Runtime>(
         None => Err("no resolver".to_owned()),
     };
     let mut cfg = SwitchConfig::from_p2p_config_resolving(&opts.p2p, lookup)?;
-    cfg.upgrade.crypto = crypto;
+    cfg.upgrade.crypto = extras.crypto;
+    let extra = extras.reactors;
     let mut seeds = Vec::new();
     let mut unresolved = 0;
     for entry in split_list(&opts.p2p.seeds) {
@@ -137,6 +151,9 @@ pub async fn start_with_crypto<N: Network, R: Runtime>(
     }
     if opts.p2p.pex {
         channels.push(PEX_CHANNEL);
+    }
+    for (_, r) in &extra {
+        channels.extend(r.channels().iter().map(|c| c.id));
     }
     let advertise = opts
         .advertise
@@ -192,6 +209,9 @@ pub async fn start_with_crypto<N: Network, R: Runtime>(
     }
     if let Some(p) = &pex {
         switch.add_reactor("PEX", p.clone())?;
+    }
+    for (name, r) in extra {
+        switch.add_reactor(&name, r)?;
     }
     let handle = switch.start(opts.listen).await?;
     Ok(Node {

@@ -375,8 +375,18 @@ fn hash_event(s: &mut State, now: Instant, kind: u8, a: u32, b: u32) {
 
 fn reason_label(r: &StopReason) -> String {
     let s = r.to_string();
-    // Keep labels coarse: the text before any detail.
-    s.split(':').next().unwrap_or(&s).trim().to_owned()
+    // Keep labels coarse: the text before any detail, numbers as `#` (a
+    // reason like "PEX request 1.2s after ..." must not make one key per value).
+    let head = s.split(':').next().unwrap_or(&s).trim();
+    let words: Vec<&str> = head
+        .split_whitespace()
+        .map(|w| match w.chars().any(|c| c.is_ascii_digit()) {
+            true if w.ends_with(')') => "#)",
+            true => "#",
+            false => w,
+        })
+        .collect();
+    words.join(" ")
 }
 
 impl Observer for NodeObserver {

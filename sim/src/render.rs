@@ -15,6 +15,7 @@
 //! - `charts`: time series (peers, components and reconvergence, address-book
 //!   sizes, per-channel throughput).
 //! - `dist`: distributions (degree histogram, per-node bandwidth, propagation CDF).
+//! - `diversity`: peer and address-book diversity (runs with adversaries).
 //! - `html`: `index.html`.
 //! - `compare`: the comparison page.
 //! - [`render_crawl`]: the topology report of a live network from `crawl.json`.
@@ -23,6 +24,7 @@ mod charts;
 mod compare;
 mod crawl;
 mod dist;
+mod diversity;
 mod font;
 mod html;
 mod layout;
@@ -170,6 +172,11 @@ pub fn render_run(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, RenderErr
     emit!(out, dir, "propagation", CHART_SIZE, |a| dist::propagation(
         &a, report
     ));
+    if report.adversary.is_some() {
+        emit!(out, dir, diversity::NAME, CHART_SIZE, |a| diversity::draw(
+            &a, report
+        ));
+    }
     let index = dir.join("index.html");
     write_file(&index, html::index(report).as_bytes())?;
     out.push(index);
@@ -255,6 +262,7 @@ pub(crate) mod tests_support {
             timeline: vec![(1.5, "crash g[0]".into())],
             assertions: Vec::new(),
             reconvergence: Vec::new(),
+            adversary: None,
         }
     }
 }

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+pub mod adversary;
+
 use crate::collect::{GossipSummary, Totals};
 
 /// Version of the `report.json` schema; bumped on incompatible changes.
@@ -43,6 +45,10 @@ pub struct Report {
     /// heal, restart and churn restart (empty in reports written before the field existed).
     #[serde(default)]
     pub reconvergence: Vec<crate::reconverge::Reconvergence>,
+    /// Adversaries and peer diversity (only when the scenario has adversaries
+    /// or a `watch` selector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversary: Option<adversary::AdversaryReport>,
 }
 
 /// Identity of the run.

@@ -6,12 +6,14 @@
 //! - `run/plan.rs`: scenario → nodes (addresses, keys, configs) via a seed tree.
 //! - `run/faults.rs`: crash, restart, pause, partition, churn, bandwidth.
 //! - `run/measure.rs`: samples, assertions and the final report.
+//! - `run/adversary.rs`: adversarial nodes and what honest nodes do about them.
 //!
 //! The pieces both engines share (the checks every engine makes, a node's
 //! [`NodeOptions`], the gossip publishers, samples, assertions and the report)
 //! are `pub(crate)` here and in `run/*`, so the turmoil engine
 //! ([`crate::turmoil_engine`]) runs the same stack with the same options.
 
+pub(crate) mod adversary;
 pub(crate) mod faults;
 pub(crate) mod measure;
 pub mod plan;
@@ -21,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use p2p::net::{Instant, Runtime};
+use p2p::node::StartExtras;
 use p2p::node::{Node, NodeOptions};
 use p2p::pex::addrbook::AddrBook;
 use p2p::pex::addrbook_file::{self, WallClock};
@@ -32,7 +35,7 @@ use crate::collect::Collector;
 use crate::exec::{Sim, SimRuntime};
 use crate::net::{SimNetwork, World};
 use crate::report::{AssertionResult, Report, Sample};
-use crate::scenario::{Adversary, Loaded, Scenario};
+use crate::scenario::{Loaded, Scenario};
 use plan::{derive, NodePlan, P2P_PORT};
 
 /// Wall-clock time of the simulation's epoch, for `addrbook.json` timestamps
@@ -111,6 +114,7 @@ struct Ctx {
     state: Arc<Mutex<State>>,
     seed: u64,
     gossip_channel: Option<u8>,
+    watch: Option<adversary::watch::Watch>,
 }
 
 impl Ctx {
@@ -142,7 +146,7 @@ impl Ctx {
         };
         self.world.revive(plan.ip);
         self.collector.set_up(idx as u32, true);
-        let opts = node_options(
+        let mut opts = node_options(
             &self.scenario,
             plan,
             self.seed,
@@ -151,11 +155,29 @@ impl Ctx {
             &self.collector,
             self.gossip_channel,
         );
+        if let Some(w) = &self.watch {
+            let tee = w.tee(idx as u32, self.collector.node(idx as u32));
+            opts.observer = Some(tee.clone());
+            opts.gossip_observer = Some(tee);
+        }
+        let Some(opts) = adversary::start(self, plan, opts, net.clone()) else {
+            return;
+        };
         let rt = self.rt.with_group(idx as u32 + 1);
         let ctx = self.clone();
         let crypto = self.scenario.crypto.to_p2p();
         rt.clone().spawn(async move {
-            match p2p::node::start_with_crypto(opts, crypto, net, rt).await {
+            match p2p::node::start_with(
+                opts,
+                StartExtras {
+                    crypto,
+                    ..Default::default()
+                },
+                net,
+                rt,
+            )
+            .await
+            {
                 Ok(node) => {
                     let mut st = ctx.lock();
                     if st.slots[idx].up {
@@ -186,12 +208,6 @@ pub struct Progress {
 
 /// What no engine supports yet; returns the gossip channel (one for all workloads).
 pub(crate) fn check_common(s: &Scenario) -> Result<Option<u8>, RunError> {
-    if let Some(g) = s.groups.iter().find(|g| g.adversary != Adversary::None) {
-        return Err(RunError::Unsupported(format!(
-            "group {:?}: adversary {:?} is not implemented by this version of the engine",
-            g.name, g.adversary
-        )));
-    }
     let channels: std::collections::BTreeSet<u8> = s.gossip.iter().map(|g| g.channel).collect();
     if channels.len() > 1 {
         return Err(RunError::Unsupported(
@@ -273,6 +289,7 @@ pub fn run(
             net,
         });
     }
+    let watch = adversary::watch_for(s, &plans);
     let ctx = Ctx {
         rt: rt.clone(),
         world: world.clone(),
@@ -288,6 +305,7 @@ pub fn run(
         })),
         seed,
         gossip_channel,
+        watch,
     };
     for p in ctx.plans.iter() {
         let (c, idx) = (ctx.clone(), p.index);
@@ -295,6 +313,7 @@ pub fn run(
     }
     faults::schedule(&ctx);
     measure::schedule(&ctx);
+    adversary::schedule(&ctx);
 
     let end = s.duration.0;
     let step = (end / 200).max(Duration::from_millis(100));

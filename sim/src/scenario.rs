@@ -5,6 +5,7 @@
 //! errors. The scenario id is a hash of the file's bytes, so a report names
 //! exactly the input that produced it.
 
+pub mod adversary;
 pub mod units;
 
 use std::collections::BTreeSet;
@@ -66,6 +67,10 @@ pub struct Scenario {
     /// Checks run at the end (`[[assert]]`).
     #[serde(rename = "assert", default)]
     pub asserts: Vec<Assertion>,
+    /// Honest nodes whose peer and address-book diversity is reported every
+    /// sample (default: the `persistent_peers` of the `sybil` groups).
+    #[serde(default)]
+    pub watch: Option<Selector>,
 }
 
 fn default_seed() -> u64 {
@@ -160,6 +165,10 @@ pub enum Adversary {
     Flooder,
     /// Sends PEX requests far faster than allowed and unsolicited address lists.
     PexAbuser,
+    /// One of many attacker nodes (usually from one `subnet`) that connect to
+    /// their `persistent_peers` (the victims) and answer PEX requests with
+    /// attacker addresses only: an eclipse attempt.
+    Sybil,
 }
 
 /// A group of identical nodes (`[[group]]`).
@@ -200,6 +209,10 @@ pub struct Group {
     /// Adversarial behaviour.
     #[serde(default)]
     pub adversary: Adversary,
+    /// IPv4 network (`a.b.c.d/p`, 8 ≤ p ≤ 24) the nodes take their addresses
+    /// from, in order (default: spread over the 64 /16s of 100.64.0.0/10).
+    #[serde(default)]
+    pub subnet: Option<String>,
 }
 
 fn default_role() -> Role {
@@ -674,6 +687,7 @@ impl Scenario {
                 Assertion::Connected { .. } => {}
             }
         }
+        adversary::validate(self, &check_sel, &bad)?;
         Ok(latency)
     }
 }

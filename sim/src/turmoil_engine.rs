@@ -41,6 +41,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use p2p::net::{Instant, Runtime};
 use p2p::node::Node;
+use p2p::node::StartExtras;
 
 use crate::collect::Collector;
 use crate::report::{AssertionResult, Report, Sample};
@@ -105,6 +106,13 @@ pub fn check_supported(s: &Scenario) -> Result<Option<u8>, RunError> {
                 g.name
             )));
         }
+        if g.adversary != crate::scenario::Adversary::None || g.subnet.is_some() {
+            return Err(RunError::Unsupported(format!(
+                "group[{i}] (group {:?}): the turmoil engine runs no adversaries or subnets; \
+                 use --engine event",
+                g.name
+            )));
+        }
         if !g.reachable {
             return Err(RunError::Unsupported(format!(
                 "group[{i}].reachable = false (group {:?}): the turmoil engine does not model NAT; \
@@ -158,7 +166,17 @@ async fn host_main(env: Arc<Env>, idx: usize) {
     );
     let crypto = env.scenario.crypto.to_p2p();
     let net = TurmoilNetwork::new(plan.ip);
-    match p2p::node::start_with_crypto(opts, crypto, net, rt.clone()).await {
+    match p2p::node::start_with(
+        opts,
+        StartExtras {
+            crypto,
+            ..Default::default()
+        },
+        net,
+        rt.clone(),
+    )
+    .await
+    {
         Ok(node) => {
             let started = rt.now();
             for p in env.publishers.iter().filter(|p| p.node == idx).copied() {

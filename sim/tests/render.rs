@@ -241,6 +241,7 @@ fn synthetic(n: usize, seed: u64) -> Report {
                 reconverged_after_s: None,
             },
         ],
+        adversary: None,
     }
 }
 

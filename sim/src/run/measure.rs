@@ -206,7 +206,7 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
     let net_hash = ctx.world.event_hash();
     let st = ctx.lock();
     let nodes: Vec<Option<&Node>> = st.slots.iter().map(|s| s.node.as_ref()).collect();
-    build_report(&RunRecord {
+    let mut report = build_report(&RunRecord {
         engine: "event",
         loaded,
         seed: ctx.seed,
@@ -217,7 +217,11 @@ pub(super) fn report(ctx: &Ctx, loaded: &Loaded) -> Report {
         timeline: &st.timeline,
         assertions,
         net_hash: &net_hash,
-    })
+    });
+    if let Some(w) = &ctx.watch {
+        report.adversary = Some(w.report(ctx.rt.now()));
+    }
+    report
 }
 
 /// What an engine hands over to build its [`Report`].
@@ -347,5 +351,6 @@ pub(crate) fn build_report(r: &RunRecord<'_>) -> Report {
         timeline: r.timeline.to_vec(),
         assertions,
         reconvergence: r.collector.reconvergence(),
+        adversary: None,
     }
 }

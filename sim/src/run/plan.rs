@@ -109,6 +109,10 @@ pub fn plan(s: &Scenario, seed: u64, model: &LatencyModel) -> Result<Vec<NodePla
     let mut nodes = Vec::with_capacity(s.node_count());
     for (g, group) in s.groups.iter().enumerate() {
         let base = s.p2p_config(group)?;
+        let subnet = match &group.subnet {
+            Some(text) => Some(crate::scenario::adversary::Subnet::parse(text)?),
+            None => None,
+        };
         for member in 0..group.count {
             let index = ranges[g].0 + member;
             let zone = match group.zones.is_empty() {
@@ -117,14 +121,18 @@ pub fn plan(s: &Scenario, seed: u64, model: &LatencyModel) -> Result<Vec<NodePla
                     .zone_index(&group.zones[member % group.zones.len()])
                     .unwrap_or(0),
             };
+            let ip = match subnet {
+                Some(net) => IpAddr::V4(net.host(member)),
+                None => node_ip(index),
+            };
             let mut p2p = base.clone();
-            p2p.laddr = format!("tcp://{}:{P2P_PORT}", node_ip(index));
+            p2p.laddr = format!("tcp://{ip}:{P2P_PORT}");
             p2p.seed_mode = group.role == Role::Seed;
             nodes.push(NodePlan {
                 index,
                 group: g,
                 member,
-                ip: node_ip(index),
+                ip,
                 key: NodeKey::from_seed(derive(seed, "node-key", index as u64)),
                 zone,
                 host: HostConfig {
