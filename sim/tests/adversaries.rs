@@ -181,6 +181,15 @@ fn sybils_from_one_group_stay_in_few_buckets_of_the_victims_book() {
     assert!(last.book_groups >= 20, "honest groups survive: {last:?}");
     assert!(last.peer_groups >= 2, "{last:?}");
     assert!(last.outbound >= 4, "{last:?}");
+
+    // The page shows the diversity plot and the adversaries table.
+    let tmp = tempfile::tempdir().unwrap();
+    sim::render::render_run(&r, tmp.path()).unwrap();
+    let html = std::fs::read_to_string(tmp.path().join("index.html")).unwrap();
+    assert!(html.contains("<img src=\"diversity.png\""), "no diversity figure");
+    assert!(tmp.path().join("diversity.png").is_file());
+    let row = format!("<tr><td>sybil</td><td>{}</td>", a.nodes["sybil"].len());
+    assert!(html.contains(&row), "no sybil row {row}");
 }
 
 #[test]

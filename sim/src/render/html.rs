@@ -97,6 +97,49 @@ pub(crate) const FIGURES: [(&str, &str); 8] = [
     ("propagation", "For each gossip message, the time until it reached 50/90/99/100% of the nodes running when it was published (CDF over messages; curves end below 100% when some messages never got there)."),
 ];
 
+const DIVERSITY_CAPTION: &str = "Address groups (/16) among the watched node's peers and in its address book, with the attacker peers, attacker book entries and the new buckets they reach; without a watched node, the fewest and median groups among honest nodes' peers.";
+
+/// Connections of honest nodes with each adversary kind (counted by the
+/// honest side) and the flood bound.
+fn adversaries(r: &Report) -> String {
+    let Some(a) = &r.adversary else {
+        return String::new();
+    };
+    let mut s = String::from("<table><tr><th>kind</th><th>nodes</th><th>connections</th><th>removed</th><th>open at end</th><th>lifetime min / median / max (s)</th><th>reasons (honest side)</th></tr>\n");
+    let secs = |x: Option<f64>| x.map_or("–".to_owned(), |v| format!("{v:.1}"));
+    for (kind, c) in &a.connections {
+        let nodes = a.nodes.get(kind).map_or(0, Vec::len);
+        let reasons: Vec<String> = c
+            .reasons
+            .iter()
+            .map(|(why, n)| format!("{n} × {}", esc(why)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{nodes}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {} / {}</td><td>{}</td></tr>",
+            esc(kind),
+            c.added,
+            c.removed,
+            c.open_at_end,
+            secs(c.lifetime_min_s),
+            secs(c.lifetime_p50_s),
+            secs(c.lifetime_max_s),
+            reasons.join("<br>")
+        );
+    }
+    s.push_str("</table>\n");
+    if let Some(f) = &a.flood {
+        let _ = writeln!(
+            s,
+            "<p>Flood: {:.1} MB received from flooders; the fastest one-interval rate from one flooder was {:.0} B/s, {:.3} × the receiver's own <code>recv_rate</code> (≤ 1 means throttling held).</p>",
+            f.bytes as f64 / 1e6,
+            f.max_interval_rate,
+            f.max_interval_fraction
+        );
+    }
+    s
+}
+
 fn summary(r: &Report) -> String {
     let h = &r.header;
     let speed = if h.wall_time_s > 0.0 {
@@ -471,6 +514,17 @@ pub(crate) fn index(r: &Report) -> String {
             "<figure id=\"fig-{name}\"><img src=\"{name}.png\" width=\"{w}\" height=\"{hgt}\" alt=\"{name} plot\"><figcaption>{} <a href=\"{name}.svg\">SVG</a></figcaption></figure>",
             esc(caption)
         );
+    }
+    if r.adversary.is_some() {
+        let (w, hgt) = super::CHART_SIZE;
+        let name = super::diversity::NAME;
+        let _ = writeln!(
+            s,
+            "<figure id=\"fig-{name}\"><img src=\"{name}.png\" width=\"{w}\" height=\"{hgt}\" alt=\"{name} plot\"><figcaption>{} <a href=\"{name}.svg\">SVG</a></figcaption></figure>",
+            esc(DIVERSITY_CAPTION)
+        );
+        s.push_str("<h2 id=\"adversaries\">Adversaries</h2>\n");
+        s.push_str(&adversaries(r));
     }
     s.push_str("<h2 id=\"state\">End state and connections</h2>\n");
     s.push_str(&end_state(r));
