@@ -262,8 +262,10 @@ impl NodeKey {
         Ok(key)
     }
 
-    /// Loads `node_key.json`.
+    /// Loads `node_key.json` (first removing temp files of writers killed
+    /// mid-save, see [`crate::fsutil::remove_stale_temps`]).
     pub fn load(path: &Path) -> Result<Self, NodeKeyError> {
+        crate::fsutil::remove_stale_temps(path);
         let text = std::fs::read_to_string(path).map_err(|source| NodeKeyError::Io {
             path: path.display().to_string(),
             source,
