@@ -90,11 +90,7 @@ pub fn secret_connection(data: &[u8]) -> Result<Verdict, Violation> {
             })
         }
         // At most ~32 writes: one frame per tiny write makes long inputs slow.
-        1 => secret_connection_round_trip(
-            payload,
-            read_size.max(payload.len() / 32 + 1),
-            io_chunk,
-        ),
+        1 => secret_connection_round_trip(payload, read_size.max(payload.len() / 32 + 1), io_chunk),
         _ => raw_frames(payload, io_chunk, read_size),
     }
 }
@@ -167,7 +163,10 @@ fn raw_frames(payload: &[u8], io_chunk: usize, read_size: usize) -> Result<Verdi
     if expect_err.is_none() {
         ensure!(got.error.is_none(), "reader error {:?}", got.error);
     }
-    ensure!(got.plaintext == expect, "reader plaintext differs from the model");
+    ensure!(
+        got.plaintext == expect,
+        "reader plaintext differs from the model"
+    );
     Ok(match expect_err {
         None => Ok(format!("{} bytes", expect.len())),
         Some(e) => Err(e.to_string()),
@@ -196,7 +195,12 @@ pub fn handshake_messages(data: &[u8]) -> Result<Verdict, Violation> {
         Err(e) => return Ok(Err(e.to_string())),
     };
     let body_ok = auth
-        .get(handshake::auth_sig_body_len(auth).ok().flatten().map_or(0, |(_, p)| p)..)
+        .get(
+            handshake::auth_sig_body_len(auth)
+                .ok()
+                .flatten()
+                .map_or(0, |(_, p)| p)..,
+        )
         .map(handshake::decode_auth_sig);
     match agreed.auth.receive_auth_sig_delimited(auth) {
         Ok(remote) => {
@@ -289,7 +293,10 @@ pub fn node_info(data: &[u8]) -> Result<Verdict, Violation> {
         Err(e) => return Ok(Err(e.to_string())),
     };
     let again = NodeInfo::decode(&peer.to_proto().encode_to_vec());
-    ensure!(again.as_ref().ok() == Some(&peer), "re-encoded NodeInfo differs: {again:?}");
+    ensure!(
+        again.as_ref().ok() == Some(&peer),
+        "re-encoded NodeInfo differs: {again:?}"
+    );
     let ours = local_node_info();
     let _ = peer.net_address();
     if let Err(e) = peer.validate() {

@@ -28,7 +28,11 @@ fn book(n: u8) -> AddrBook {
     for i in 0..n {
         let id = NodeKey::from_seed([i; 32]).node_id();
         let a = NetAddress::new(id, [10, i, 1, 2].into(), 26656);
-        let src = NetAddress::new(NodeKey::from_seed([200; 32]).node_id(), [10, 9, 9, 9].into(), 1);
+        let src = NetAddress::new(
+            NodeKey::from_seed([200; 32]).node_id(),
+            [10, 9, 9, 9].into(),
+            1,
+        );
         let now = Instant::from_epoch(Duration::from_secs(u64::from(i)));
         b.add_address(a, src, now, &mut rng).unwrap();
     }
@@ -100,9 +104,17 @@ fn killed_writers_leave_loadable_files() {
         let b = addrbook_file::load(&book_path, CLOCK, false)
             .unwrap_or_else(|e| panic!("round {round}: book unreadable after a crash: {e}"))
             .unwrap();
-        assert!(b.size() == 5 || b.size() == 80, "round {round}: {}", b.size());
+        assert!(
+            b.size() == 5 || b.size() == 80,
+            "round {round}: {}",
+            b.size()
+        );
         // Both loads removed whatever temp files the dead writer left.
-        assert_eq!(temp_files(dir.path()), Vec::<String>::new(), "round {round}");
+        assert_eq!(
+            temp_files(dir.path()),
+            Vec::<String>::new(),
+            "round {round}"
+        );
     }
     println!("16 kills; {left_behind} temp files left by killed writers were removed on load");
 }

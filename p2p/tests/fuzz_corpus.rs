@@ -122,7 +122,9 @@ fn remote_handshake() -> Vec<u8> {
     let local = Handshake::new(&NodeKey::from_seed(LOCAL_SEED), LOCAL_EPHEMERAL);
     let remote = Handshake::new(&peer_key(), [22; 32]);
     let mut out = remote.ephemeral_message().to_vec();
-    let agreed = remote.receive_ephemeral(&local.ephemeral_message()).unwrap();
+    let agreed = remote
+        .receive_ephemeral(&local.ephemeral_message())
+        .unwrap();
     out.extend_from_slice(agreed.auth.auth_sig_message());
     out
 }
@@ -184,11 +186,18 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>, Option<Verdict>)> {
         "raw-frame-too-long",
         [2, 0, 0],
         &frame_plain(1025, b""),
-        Some(Err("frame declares 1025 data bytes, the maximum is 1024".into())),
+        Some(Err(
+            "frame declares 1025 data bytes, the maximum is 1024".into()
+        )),
     );
     for (name, bytes) in go_corpus() {
         let n = bytes.len();
-        sc(&format!("go-{}", &name[..16]), [1, 0x40, 0x40], &bytes, ok(&format!("{n} bytes")));
+        sc(
+            &format!("go-{}", &name[..16]),
+            [1, 0x40, 0x40],
+            &bytes,
+            ok(&format!("{n} bytes")),
+        );
     }
     let hs = remote_handshake();
     v.push(("handshake", "valid".into(), hs.clone(), ok(&peer_id)));
@@ -200,12 +209,26 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>, Option<Verdict>)> {
     low.extend([0u8; 32]);
     v.push(("handshake", "low-order-key".into(), low, None));
 
-    let reassembly = mconn_stream(&[(0x30, false, b"hello "), (0x30, true, b"world"), (0x20, true, b"")]);
-    v.push(("mconn_packets", "reassembly".into(), reassembly, ok("3 packets, 2 messages")));
+    let reassembly = mconn_stream(&[
+        (0x30, false, b"hello "),
+        (0x30, true, b"world"),
+        (0x20, true, b""),
+    ]);
+    v.push((
+        "mconn_packets",
+        "reassembly".into(),
+        reassembly,
+        ok("3 packets, 2 messages"),
+    ));
     let mut pp = Vec::new();
     packet::encode_ping(&mut pp);
     packet::encode_pong(&mut pp);
-    v.push(("mconn_packets", "ping-pong".into(), pp, ok("2 packets, 0 messages")));
+    v.push((
+        "mconn_packets",
+        "ping-pong".into(),
+        pp,
+        ok("2 packets, 0 messages"),
+    ));
     v.push((
         "mconn_packets",
         "unknown-channel".into(),
@@ -220,9 +243,19 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>, Option<Verdict>)> {
         body(&peer_info("test-chain")),
         ok(&format!("{peer_id} peer")),
     ));
-    v.push(("node_info", "other-network".into(), body(&peer_info("other")), None));
+    v.push((
+        "node_info",
+        "other-network".into(),
+        body(&peer_info("other")),
+        None,
+    ));
 
-    v.push(("pex_message", "request".into(), PexMessage::Request.encode(), ok("request")));
+    v.push((
+        "pex_message",
+        "request".into(),
+        PexMessage::Request.encode(),
+        ok("request"),
+    ));
     v.push((
         "pex_message",
         "addrs".into(),
@@ -231,9 +264,19 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>, Option<Verdict>)> {
     ));
 
     let a1 = addr(1).to_string();
-    v.push(("net_address", "ipv4".into(), a1.clone().into_bytes(), ok(&a1)));
+    v.push((
+        "net_address",
+        "ipv4".into(),
+        a1.clone().into_bytes(),
+        ok(&a1),
+    ));
     let a6 = format!("{}@[2001:db8::1]:26656", addr(2).id());
-    v.push(("net_address", "ipv6".into(), a6.clone().into_bytes(), ok(&a6)));
+    v.push((
+        "net_address",
+        "ipv6".into(),
+        a6.clone().into_bytes(),
+        ok(&a6),
+    ));
     let a3 = addr(3);
     v.push((
         "net_address",
@@ -251,7 +294,12 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>, Option<Verdict>)> {
     let cfg = "moniker = \"fuzz\"\n\n[p2p]\nladdr = \"tcp://0.0.0.0:26656\"\n\
                persistent_peers = \"\"\nmax_num_inbound_peers = 40\n\
                handshake_timeout = \"20s\"\npex = true\n";
-    v.push(("config_toml", "small".into(), cfg.as_bytes().to_vec(), ok("moniker \"fuzz\", 0 unknown keys")));
+    v.push((
+        "config_toml",
+        "small".into(),
+        cfg.as_bytes().to_vec(),
+        ok("moniker \"fuzz\", 0 unknown keys"),
+    ));
     v.push((
         "node_key_json",
         "valid".into(),
@@ -279,7 +327,11 @@ fn checked_in_seeds_match_the_generator() {
     for (target, name, bytes, _) in seeds() {
         let path = seeds_dir().join(target).join(&name);
         let on_disk = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(on_disk == bytes, "{} is stale; regenerate the seeds", path.display());
+        assert!(
+            on_disk == bytes,
+            "{} is stale; regenerate the seeds",
+            path.display()
+        );
     }
 }
 
@@ -292,7 +344,9 @@ fn every_seed_passes_and_valid_seeds_give_exact_verdicts() {
         assert!(!files.is_empty(), "no seeds for {target}");
         for (name, bytes) in files {
             let got = harness(&bytes).unwrap_or_else(|v| panic!("{target}/{name}: {v}"));
-            if let Some((.., Some(want))) = expected.iter().find(|(t, n, ..)| t == target && *n == name) {
+            if let Some((.., Some(want))) =
+                expected.iter().find(|(t, n, ..)| t == target && *n == name)
+            {
                 assert_eq!(&got, want, "{target}/{name}");
                 checked += 1;
             }

@@ -50,5 +50,8 @@ pub fn scenario(data: &[u8]) -> Result<Verdict, Violation> {
             Err(e) => return Err(Violation(format!("validated but not plannable: {e}"))),
         }
     }
-    Ok(Ok(format!("{} ({nodes} nodes, id {})", loaded.name, loaded.id)))
+    Ok(Ok(format!(
+        "{} ({nodes} nodes, id {})",
+        loaded.name, loaded.id
+    )))
 }

@@ -11,7 +11,8 @@ use std::path::Path;
 
 use node_support::{cometnet, init_home, set_config, tree};
 
-const TINY: &str = "duration = \"5s\"\nlatency = \"none\"\n\n[[group]]\nname = \"full\"\ncount = 3\n";
+const TINY: &str =
+    "duration = \"5s\"\nlatency = \"none\"\n\n[[group]]\nname = \"full\"\ncount = 3\n";
 
 /// One malformed input: the files to write first (relative to the temp dir),
 /// the arguments (`@` is replaced by the temp dir) and what stderr must name.
@@ -28,7 +29,7 @@ const CASES: &[Case] = &[
         name: "run: duration of the wrong type",
         files: &[("s.toml", "duration = 5\n[[group]]\nname = \"a\"\ncount = 1\n")],
         args: &["run", "@/s.toml"],
-        needles: &["s.toml", "line 1", "duration", "invalid type"],
+        needles: &["s.toml:1:12", "duration", "invalid type"],
     },
     Case {
         name: "run: zero nodes in a group",
@@ -40,7 +41,7 @@ const CASES: &[Case] = &[
         name: "run: unknown field",
         files: &[("s.toml", "duration = \"5s\"\nnodez = 3\n[[group]]\nname = \"a\"\ncount = 1\n")],
         args: &["run", "@/s.toml"],
-        needles: &["s.toml", "line 2", "nodez"],
+        needles: &["s.toml:2:1", "nodez", "unknown field"],
     },
     Case {
         name: "run: missing file",
@@ -316,7 +317,11 @@ fn every_malformed_input_is_one_line_exit_2_and_writes_nothing() {
             problems.push(format!("wrote files: {:?}", diff(&before, &tree(&root))));
         }
         if !problems.is_empty() {
-            failures.push(format!("{}: {} -- stderr {err:?}", case.name, problems.join(", ")));
+            failures.push(format!(
+                "{}: {} -- stderr {err:?}",
+                case.name,
+                problems.join(", ")
+            ));
         }
         for (path, _) in case.files {
             remove(&root.join(path), &root);
@@ -327,8 +332,14 @@ fn every_malformed_input_is_one_line_exit_2_and_writes_nothing() {
 
 /// Paths in `after` that are not in `before`, and the reverse.
 fn diff(before: &[String], after: &[String]) -> Vec<String> {
-    let added = after.iter().filter(|p| !before.contains(p)).map(|p| format!("+{p}"));
-    let gone = before.iter().filter(|p| !after.contains(p)).map(|p| format!("-{p}"));
+    let added = after
+        .iter()
+        .filter(|p| !before.contains(p))
+        .map(|p| format!("+{p}"));
+    let gone = before
+        .iter()
+        .filter(|p| !after.contains(p))
+        .map(|p| format!("-{p}"));
     added.chain(gone).collect()
 }
 

@@ -41,7 +41,10 @@ fn seeds_and_shipped_scenarios_are_accepted_exactly() {
             let v = scenario(&bytes).unwrap_or_else(|v| panic!("{dir}/{name}: {v}"));
             let summary = v.unwrap_or_else(|e| panic!("{dir}/{name}: {e}"));
             // The id depends on the bytes; keep name and node count.
-            got.push(format!("{dir}/{name}: {}", summary.split(", id").next().unwrap()));
+            got.push(format!(
+                "{dir}/{name}: {}",
+                summary.split(", id").next().unwrap()
+            ));
         }
     }
     assert_eq!(
@@ -65,10 +68,22 @@ fn seeds_and_shipped_scenarios_are_accepted_exactly() {
 fn broken_scenarios_give_one_line_errors_naming_the_field() {
     let tiny = std::fs::read_to_string(root().join("fuzz/seeds/scenario/tiny.toml")).unwrap();
     for (from, to, want) in [
-        ("count = 5", "count = 0", "group[1].count: must be at least 1"),
+        (
+            "count = 5",
+            "count = 0",
+            "group[1].count: must be at least 1",
+        ),
         ("rate = 1.0", "rate = -1.0", "gossip[0].rate"),
-        ("nodes = \"full[4..5]\"", "nodes = \"full[4..9]\"", "event[0].nodes"),
-        ("duration = \"10s\"", "duration = \"10\"", "fuzz.toml:2:12: duration: invalid duration"),
+        (
+            "nodes = \"full[4..5]\"",
+            "nodes = \"full[4..9]\"",
+            "event[0].nodes",
+        ),
+        (
+            "duration = \"10s\"",
+            "duration = \"10\"",
+            "fuzz.toml:2:12: duration: invalid duration",
+        ),
         ("seeds = [\"seed\"]", "seeds = [\"nope\"]", "group[1].seeds"),
     ] {
         assert!(tiny.contains(from), "{from}");
@@ -86,11 +101,19 @@ fn broken_scenarios_give_one_line_errors_naming_the_field() {
 #[test]
 fn regression_group_counts_that_overflow_are_rejected() {
     let group = |n: &str| format!("[[group]]\nname = \"{n}\"\ncount = 9223372036854775807\n");
-    let text = format!("duration = \"5s\"\n{}{}{}", group("a"), group("b"), group("c"));
+    let text = format!(
+        "duration = \"5s\"\n{}{}{}",
+        group("a"),
+        group("b"),
+        group("c")
+    );
     let err = scenario(text.as_bytes()).unwrap().unwrap_err();
     assert_eq!(
         err,
-        format!("fuzz.toml: group: {} nodes; at most 60000 are supported", usize::MAX)
+        format!(
+            "fuzz.toml: group: {} nodes; at most 60000 are supported",
+            usize::MAX
+        )
     );
 }
 
@@ -123,7 +146,9 @@ const VALUES: &[&str] = &[
 /// Replaces the value of the `line`-th `key = value` line with `value`.
 fn swap_value(text: &str, line: usize, value: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let kv: Vec<usize> = (0..lines.len()).filter(|i| lines[*i].contains(" = ")).collect();
+    let kv: Vec<usize> = (0..lines.len())
+        .filter(|i| lines[*i].contains(" = "))
+        .collect();
     let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
     if let Some(&i) = kv.get(line % kv.len().max(1)) {
         let key = lines[i].split(" = ").next().unwrap_or("");

@@ -220,9 +220,15 @@ fn bench_sim(a: &SimBenchArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Input(format!("--tick {:?}: {e}", a.tick)))?
         .0;
     if tick.is_zero() {
-        return Err(CliError::Input(format!("--tick {:?}: must be greater than 0s", a.tick)));
+        return Err(CliError::Input(format!(
+            "--tick {:?}: must be greater than 0s",
+            a.tick
+        )));
     }
-    if let Some(n) = a.turmoil_nodes.filter(|n| !(2..=MAX_TURMOIL_NODES).contains(n)) {
+    if let Some(n) = a
+        .turmoil_nodes
+        .filter(|n| !(2..=MAX_TURMOIL_NODES).contains(n))
+    {
         return Err(CliError::Input(format!(
             "--turmoil-nodes {n}: must be between 2 and {MAX_TURMOIL_NODES}"
         )));

@@ -77,7 +77,18 @@ pub fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Input(format!("--tick {:?}: {e}", a.tick)))?
         .0;
     if tick.is_zero() {
-        return Err(CliError::Input(format!("--tick {:?}: must be greater than 0s", a.tick)));
+        return Err(CliError::Input(format!(
+            "--tick {:?}: must be greater than 0s",
+            a.tick
+        )));
+    }
+    // Refuse what the engine cannot run before announcing the run.
+    let supported = match a.engine {
+        Engine::Event => crate::run::check_common(&loaded.scenario).map(|_| ()),
+        Engine::Turmoil => turmoil_engine::check_supported(&loaded.scenario).map(|_| ()),
+    };
+    if let Err(e) = supported {
+        return Err(CliError::Input(format!("{}: {e}", a.scenario.display())));
     }
     eprintln!(
         "running {} on the {} engine ({} nodes, {} simulated, seed {seed}, scenario id {})",
@@ -119,9 +130,7 @@ pub fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
     };
     let mut report = result.map_err(|e| match e {
         // The scenario asks for what the engine lacks: the file is the problem.
-        RunError::Unsupported(m) => {
-            CliError::Input(format!("{}: {m}", a.scenario.display()))
-        }
+        RunError::Unsupported(m) => CliError::Input(format!("{}: {m}", a.scenario.display())),
         RunError::Setup(m) => CliError::Failed(m),
     })?;
     pb.finish_and_clear();

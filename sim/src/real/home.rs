@@ -330,14 +330,20 @@ mod tests {
         let mut c = config("a", "tcp://127.0.0.1:1");
         c.node_key_file = blocker.join("keys/node_key.json").display().to_string();
         let err = home.init(&c, "chain", false).unwrap_err();
-        assert!(matches!(err, SetupError::Io(ref m) if m.contains("blocker")), "{err}");
+        assert!(
+            matches!(err, SetupError::Io(ref m) if m.contains("blocker")),
+            "{err}"
+        );
         assert!(!dir.path().join("new").exists());
         // The same when the last write fails (a directory sits at cometnet.toml).
         std::fs::create_dir_all(home.settings_file()).unwrap();
         let err = home
             .init(&config("a", "tcp://127.0.0.1:1"), "chain", false)
             .unwrap_err();
-        assert!(matches!(err, SetupError::Io(ref m) if m.contains("cometnet.toml")), "{err}");
+        assert!(
+            matches!(err, SetupError::Io(ref m) if m.contains("cometnet.toml")),
+            "{err}"
+        );
         let mut left: Vec<_> = std::fs::read_dir(home.dir.join("config"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
