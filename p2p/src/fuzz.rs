@@ -223,22 +223,17 @@ pub fn mconn_input(data: &[u8]) -> Result<Verdict, Violation> {
     let max = packet::max_packet_msg_size(config.max_packet_msg_payload_size);
     let mut rest = data;
     let mut packets = 0usize;
-    loop {
-        match packet::split_packet(rest, max) {
-            Ok(Some((pkt, used))) => {
-                ensure!(used > 0 && used <= rest.len(), "consumed {used} bytes");
-                let mut again = Vec::new();
-                packet::encode(&pkt, &mut again);
-                let back = packet::split_packet(&again, usize::MAX);
-                ensure!(
-                    matches!(&back, Ok(Some((p, n))) if *p == pkt && *n == again.len()),
-                    "re-encoded packet decodes differently: {back:?}"
-                );
-                packets += 1;
-                rest = &rest[used..];
-            }
-            Ok(None) | Err(_) => break,
-        }
+    while let Ok(Some((pkt, used))) = packet::split_packet(rest, max) {
+        ensure!(used > 0 && used <= rest.len(), "consumed {used} bytes");
+        let mut again = Vec::new();
+        packet::encode(&pkt, &mut again);
+        let back = packet::split_packet(&again, usize::MAX);
+        ensure!(
+            matches!(&back, Ok(Some((p, n))) if *p == pkt && *n == again.len()),
+            "re-encoded packet decodes differently: {back:?}"
+        );
+        packets += 1;
+        rest = &rest[used..];
     }
     let channels = standard_channels(true, true);
     let t0 = Instant::from_epoch(Duration::from_secs(1));

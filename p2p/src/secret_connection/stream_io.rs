@@ -159,7 +159,8 @@ mod tests {
     fn round_trip_with_odd_chunk_sizes() {
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
         let sealed = write_stream(&[3; 32], &data, 999, 17).unwrap();
-        assert_eq!(sealed.len(), 5 * SEALED_FRAME_SIZE);
+        // Six writes (5 x 999 + 5 bytes), one frame each.
+        assert_eq!(sealed.len(), 6 * SEALED_FRAME_SIZE);
         let got = read_stream(&[3; 32], &sealed, 333, 700);
         assert!(got.error.is_none(), "{:?}", got.error);
         assert_eq!(got.plaintext, data);
