@@ -402,3 +402,56 @@ fn node_start_names_the_broken_file_and_field() {
     std::fs::write(&key, "").unwrap();
     check(&["node_key.json", "EOF"]);
 }
+
+/// Found by mutating a real `report.json`: a sample time of 2^64 s made the
+/// chart code overflow (a panic, exit 101) in `cometnet report`.
+#[test]
+fn regression_report_with_absurd_times_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, TINY).unwrap();
+    let run = dir.path().join("run");
+    let out = cometnet()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&run)
+        .args(["--quiet", "--no-render"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let path = run.join("report.json");
+    let good: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (pointer, value, needle) in [
+        (
+            "/samples/0/t",
+            serde_json::json!(18446744073709551615u64),
+            "samples[0].t",
+        ),
+        (
+            "/header/duration_s",
+            serde_json::json!(-1.0),
+            "header.duration_s",
+        ),
+        (
+            "/samples/1/peers_mean",
+            serde_json::json!(-0.5),
+            "samples[1].peers_mean",
+        ),
+    ] {
+        let mut bad = good.clone();
+        *bad.pointer_mut(pointer).unwrap() = value;
+        std::fs::write(&path, serde_json::to_string(&bad).unwrap()).unwrap();
+        let before = tree(dir.path());
+        let out = cometnet().arg("report").arg(&run).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{pointer}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("run/report.json: ") && err.contains(needle),
+            "{err}"
+        );
+        assert_eq!(tree(dir.path()), before, "{pointer}");
+    }
+}
