@@ -237,7 +237,8 @@ impl NodeKey {
             path: origin.to_owned(),
             reason,
         };
-        let file: KeyFile = serde_json::from_str(text).map_err(|e| fmt_err(e.to_string()))?;
+        let file: KeyFile =
+            serde_json::from_str(text).map_err(|e| fmt_err(describe_json_error(text, &e)))?;
         if file.priv_key.kind != PRIV_KEY_TYPE_ED25519 {
             return Err(fmt_err(format!(
                 "priv_key.type is {:?}, only {PRIV_KEY_TYPE_ED25519:?} is supported",
@@ -262,8 +263,10 @@ impl NodeKey {
         Ok(key)
     }
 
-    /// Loads `node_key.json`.
+    /// Loads `node_key.json` (first removing temp files of writers killed
+    /// mid-save, see [`crate::fsutil::remove_stale_temps`]).
     pub fn load(path: &Path) -> Result<Self, NodeKeyError> {
+        crate::fsutil::remove_stale_temps(path);
         let text = std::fs::read_to_string(path).map_err(|source| NodeKeyError::Io {
             path: path.display().to_string(),
             source,
@@ -292,9 +295,44 @@ impl NodeKey {
     }
 }
 
+/// A `node_key.json` decode error prefixed with the field at fault
+/// (`priv_key`, `priv_key.type`, `priv_key.value`) when the text is JSON.
+fn describe_json_error(text: &str, e: &serde_json::Error) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return e.to_string(); // a syntax error: serde names line and column
+    };
+    let field = match v.get("priv_key") {
+        Some(pk) if pk.is_object() => {
+            if pk.get("type").is_some_and(serde_json::Value::is_string) {
+                "priv_key.value"
+            } else {
+                "priv_key.type"
+            }
+        }
+        _ => "priv_key",
+    };
+    format!("{field}: {e}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let err = |t: &str| NodeKey::from_json(t, "k.json").unwrap_err().to_string();
+        assert!(
+            err("{}").contains("k.json: not a node_key.json: priv_key: missing field `priv_key`"),
+            "{}",
+            err("{}")
+        );
+        assert!(err(r#"{"priv_key": 5}"#).contains(": priv_key: invalid type: integer `5`"));
+        assert!(err(r#"{"priv_key": {"type": 1, "value": ""}}"#)
+            .contains(": priv_key.type: invalid type"));
+        assert!(err(r#"{"priv_key": {"type": "x"}}"#)
+            .contains(": priv_key.value: missing field `value`"));
+        assert!(err("{").contains("EOF while parsing an object at line 1 column 1"));
+    }
 
     #[test]
     fn rfc8032_test1_node_id() {

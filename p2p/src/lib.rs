@@ -21,12 +21,14 @@
 //! - [`gossip`]: a flood-gossip reactor on its own channel (the testbed's workload).
 //! - [`config`]: the `[p2p]` section of CometBFT's `config.toml` (v0.38 names and defaults).
 //! - [`fsutil`]: atomic file writes.
+//! - [`fuzz`]: fuzzing entry points (shared by `fuzz/` and the corpus tests).
 //!
 //! Rules (see `design.md`): protocol logic is sans-IO and takes `now` and RNGs as
 //! inputs; errors name who is at fault; nothing a peer sends can panic the node.
 
 pub mod config;
 pub mod fsutil;
+pub mod fuzz;
 pub mod gossip;
 pub mod key;
 pub mod mconn;

@@ -4,6 +4,8 @@
 //! - [`kdf`]: HKDF key split and the Merlin challenge (pure functions).
 //! - [`handshake`]: the sans-IO STS handshake state machine.
 //! - [`frame`]: [`Sealer`]/[`Opener`] for the fixed 1044-byte frames.
+//! - [`stream_io`]: the adapter's frame reader/writer driven synchronously
+//!   over byte slices (fuzzing and tests).
 //! - this file: the async adapter. [`handshake()`] drives the state machine over
 //!   any futures-io stream and returns a [`SecretConnection`], itself a
 //!   futures-io `AsyncRead + AsyncWrite` byte stream that can be [split] into
@@ -30,6 +32,7 @@ use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, 
 pub mod frame;
 pub mod handshake;
 pub mod kdf;
+pub mod stream_io;
 
 pub use frame::{Crypto, FrameError, Opener, Sealer, DATA_MAX_SIZE, SEALED_FRAME_SIZE};
 pub use handshake::{Handshake, HandshakeError, RemoteIdentity};

@@ -67,9 +67,40 @@ impl CliError {
     }
 }
 
+/// Help and version go to stdout (exit 0); a usage error is printed as one
+/// line, `cometnet: error: ...`, naming the argument (exit 2).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!("cometnet: error: a subcommand is required (see --help)");
+        }
+        _ => eprintln!("cometnet: error: {}", one_line(&e.to_string())),
+    }
+    ExitCode::from(2)
+}
+
+/// Clap's message up to its first blank line, joined into one line.
+fn one_line(text: &str) -> String {
+    let first = text.trim_start().strip_prefix("error: ").unwrap_or(text);
+    first
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Parses arguments, runs the subcommand, prints errors as one line on stderr.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     // Logs go to stderr, filtered by RUST_LOG (default: warnings only).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(

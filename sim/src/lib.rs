@@ -15,10 +15,12 @@
 //! - [`render`]: plots and HTML pages drawn from a `report.json`.
 //! - [`real`]: real nodes over TCP (node homes, `addrbook.json` store, metrics, crawl map).
 //! - [`cli`]: the clap command tree; one module per subcommand.
+//! - [`fuzz`]: the scenario-file fuzzing entry point.
 
 pub mod cli;
 pub mod collect;
 pub mod exec;
+pub mod fuzz;
 pub mod link;
 pub mod net;
 pub mod real;

@@ -13,6 +13,9 @@ use crate::collect::{GossipSummary, Totals};
 /// Version of the `report.json` schema; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Longest simulated time a report may describe (about 115 days).
+pub const MAX_REPORT_SECONDS: f64 = 1e7;
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Report {
@@ -213,6 +216,39 @@ impl Report {
         let path = dir.join("report.json");
         p2p::fsutil::write_atomic(&path, self.to_json().as_bytes(), 0o644)?;
         Ok(path)
+    }
+
+    /// Checks what the charts rely on (a hand-edited or damaged file may hold
+    /// anything): times finite and within 0..=[`MAX_REPORT_SECONDS`], means
+    /// finite and non-negative. Names the first bad field.
+    pub fn check(&self) -> Result<(), String> {
+        let time = |field: String, t: f64| {
+            if t.is_finite() && (0.0..=MAX_REPORT_SECONDS).contains(&t) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{field}: {t} is not a time in 0..={MAX_REPORT_SECONDS} s"
+                ))
+            }
+        };
+        let mean = |field: String, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{field}: {v} is not a finite mean >= 0"))
+            }
+        };
+        time("header.duration_s".into(), self.header.duration_s)?;
+        for (i, s) in self.samples.iter().enumerate() {
+            time(format!("samples[{i}].t"), s.t)?;
+            mean(format!("samples[{i}].peers_mean"), s.peers_mean)?;
+            mean(format!("samples[{i}].outbound_mean"), s.outbound_mean)?;
+            mean(format!("samples[{i}].inbound_mean"), s.inbound_mean)?;
+        }
+        for (i, (t, _)) in self.timeline.iter().enumerate() {
+            time(format!("timeline[{i}]"), *t)?;
+        }
+        Ok(())
     }
 
     /// Whether every assertion passed.

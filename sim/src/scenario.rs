@@ -383,7 +383,7 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// Bad TOML, a wrong type, or an unknown field.
-    #[error("{origin}:{line}:{column}: {message}")]
+    #[error("{origin}:{line}:{column}: {key}{message}")]
     Parse {
         /// The file.
         origin: String,
@@ -391,6 +391,8 @@ pub enum ScenarioError {
         line: usize,
         /// 1-based column.
         column: usize,
+        /// `key: ` when the line holds a `key = value`, else empty.
+        key: String,
         /// What is wrong.
         message: String,
     },
@@ -426,6 +428,17 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// `"key: "` if line `line` (1-based) of `text` is a `key = value` line.
+fn key_on_line(text: &str, line: usize) -> String {
+    let l = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    match l.split_once('=') {
+        Some((k, _)) if !k.trim().is_empty() && !k.trim_start().starts_with('[') => {
+            format!("{}: ", k.trim())
+        }
+        _ => String::new(),
+    }
+}
+
 impl Scenario {
     /// Parses and validates scenario text; `origin` names it in errors and
     /// provides the default name.
@@ -436,6 +449,7 @@ impl Scenario {
                 origin: origin.to_owned(),
                 line,
                 column,
+                key: key_on_line(text, line),
                 message: e.message().replace('\n', " "),
             }
         })?;
@@ -466,7 +480,10 @@ impl Scenario {
 
     /// Total number of nodes.
     pub fn node_count(&self) -> usize {
-        self.groups.iter().map(|g| g.count).sum()
+        // Saturating: counts come from the file and may be absurd.
+        self.groups
+            .iter()
+            .fold(0usize, |n, g| n.saturating_add(g.count))
     }
 
     /// The `[p2p]` config of `group`: v0.38 defaults, then the scenario's

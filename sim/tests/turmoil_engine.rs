@@ -204,9 +204,11 @@ fn cli_runs_a_scenario_on_turmoil_and_refuses_events() {
         "turmoil",
         "--quiet",
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    // What the engine cannot run is a problem of the file: bad input, exit 2.
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("event[0] (action \"heal\")"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]

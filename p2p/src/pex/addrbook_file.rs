@@ -378,11 +378,13 @@ pub fn save(book: &AddrBook, path: &Path, clock: WallClock) -> Result<(), AddrBo
 }
 
 /// Reads `path`: `Ok(None)` if it does not exist (Go starts empty then).
+/// Temp files of writers killed mid-save are removed first.
 pub fn load(
     path: &Path,
     clock: WallClock,
     strict: bool,
 ) -> Result<Option<AddrBook>, AddrBookFileError> {
+    crate::fsutil::remove_stale_temps(path);
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -87,6 +87,9 @@ pub struct SimBenchArgs {
     tick: String,
 }
 
+/// Most nodes `--turmoil-nodes` accepts (turmoil's cost grows as N³ per tick).
+const MAX_TURMOIL_NODES: usize = 2000;
+
 /// Runs `cometnet bench ...`.
 pub fn bench(a: &BenchArgs) -> Result<(), CliError> {
     match &a.what {
@@ -244,6 +247,20 @@ fn bench_sim(a: &SimBenchArgs) -> Result<(), CliError> {
         .parse::<p2p::config::GoDuration>()
         .map_err(|e| CliError::Input(format!("--tick {:?}: {e}", a.tick)))?
         .0;
+    if tick.is_zero() {
+        return Err(CliError::Input(format!(
+            "--tick {:?}: must be greater than 0s",
+            a.tick
+        )));
+    }
+    if let Some(n) = a
+        .turmoil_nodes
+        .filter(|n| !(2..=MAX_TURMOIL_NODES).contains(n))
+    {
+        return Err(CliError::Input(format!(
+            "--turmoil-nodes {n}: must be between 2 and {MAX_TURMOIL_NODES}"
+        )));
+    }
     let plan = Plan::new(a);
     let (big_n, big_s) = plan.big;
     let gossip = format!(

@@ -87,6 +87,9 @@ fn resolve_seeds(list: &str) -> Result<Vec<NetAddress>, CliError> {
     Ok(out)
 }
 
+/// Most concurrent dials `--max-dials` accepts.
+const MAX_DIALS: usize = 4096;
+
 /// Runs `cometnet crawl`.
 pub fn crawl_cmd(a: &CrawlArgs) -> Result<(), CliError> {
     crate::real::home::check_network(&a.network, "--network").map_err(setup_error)?;
@@ -97,8 +100,11 @@ pub fn crawl_cmd(a: &CrawlArgs) -> Result<(), CliError> {
             a.out.display()
         )));
     }
-    if a.max_dials == 0 {
-        return Err(CliError::Input("--max-dials: must be at least 1".into()));
+    if a.max_dials == 0 || a.max_dials > MAX_DIALS {
+        return Err(CliError::Input(format!(
+            "--max-dials: {} is not in 1..={MAX_DIALS}",
+            a.max_dials
+        )));
     }
     let seeds = resolve_seeds(&a.seeds)?;
     if listen.port() == 0 {

@@ -43,6 +43,9 @@ pub fn load(p: &Path) -> Result<Report, CliError> {
     let report = Report::from_json(&text).map_err(|e| {
         CliError::Input(format!("{}: not a valid report.json: {e}", path.display()))
     })?;
+    report
+        .check()
+        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
     if report.schema_version > SCHEMA_VERSION {
         return Err(CliError::Input(format!(
             "{}: schema version {} is newer than this cometnet understands ({SCHEMA_VERSION})",

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::CliError;
 use crate::report::Report;
-use crate::run::{run, Progress, RunOptions};
+use crate::run::{run, Progress, RunError, RunOptions};
 use crate::scenario::Scenario;
 use crate::turmoil_engine::{self, TurmoilOptions};
 
@@ -76,6 +76,20 @@ pub fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
         .parse::<p2p::config::GoDuration>()
         .map_err(|e| CliError::Input(format!("--tick {:?}: {e}", a.tick)))?
         .0;
+    if tick.is_zero() {
+        return Err(CliError::Input(format!(
+            "--tick {:?}: must be greater than 0s",
+            a.tick
+        )));
+    }
+    // Refuse what the engine cannot run before announcing the run.
+    let supported = match a.engine {
+        Engine::Event => crate::run::check_common(&loaded.scenario).map(|_| ()),
+        Engine::Turmoil => turmoil_engine::check_supported(&loaded.scenario).map(|_| ()),
+    };
+    if let Err(e) = supported {
+        return Err(CliError::Input(format!("{}: {e}", a.scenario.display())));
+    }
     eprintln!(
         "running {} on the {} engine ({} nodes, {} simulated, seed {seed}, scenario id {})",
         loaded.name,
@@ -114,7 +128,11 @@ pub fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
             turmoil_engine::run(&loaded, &opts, on_progress)
         }
     };
-    let mut report = result.map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut report = result.map_err(|e| match e {
+        // The scenario asks for what the engine lacks: the file is the problem.
+        RunError::Unsupported(m) => CliError::Input(format!("{}: {m}", a.scenario.display())),
+        RunError::Setup(m) => CliError::Failed(m),
+    })?;
     pb.finish_and_clear();
     report.header.wall_time_s = started.elapsed().as_secs_f64();
     report.header.reproduce = match a.engine {

@@ -182,10 +182,22 @@ impl Home {
             None
         };
         let mut created: Vec<PathBuf> = Vec::new();
-        let result = self.write_files(config, network, &key_path, existing, &mut created);
+        let mut created_dirs: Vec<PathBuf> = Vec::new();
+        let result = self.write_files(
+            config,
+            network,
+            &key_path,
+            existing,
+            &mut created,
+            &mut created_dirs,
+        );
         if result.is_err() {
             for p in created.iter().rev() {
                 let _ = std::fs::remove_file(p);
+            }
+            // Deepest first; `remove_dir` only removes empty directories.
+            for d in created_dirs.iter().rev() {
+                let _ = std::fs::remove_dir(d);
             }
         }
         result
@@ -198,12 +210,22 @@ impl Home {
         key_path: &Path,
         existing: Option<NodeKey>,
         created: &mut Vec<PathBuf>,
+        created_dirs: &mut Vec<PathBuf>,
     ) -> Result<Initialized, SetupError> {
         let io =
             |p: &Path, e: &dyn std::fmt::Display| SetupError::Io(format!("{}: {e}", p.display()));
         for p in [self.config_file(), key_path.to_path_buf()] {
             if let Some(d) = p.parent() {
-                std::fs::create_dir_all(d).map_err(|e| io(d, &e))?;
+                // Remember which directories this call creates (outermost first).
+                let mut missing: Vec<PathBuf> = d
+                    .ancestors()
+                    .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+                    .map(Path::to_path_buf)
+                    .collect();
+                missing.reverse();
+                let made = std::fs::create_dir_all(d);
+                created_dirs.extend(missing.into_iter().filter(|a| a.is_dir()));
+                made.map_err(|e| io(d, &e))?;
             }
         }
         let (key, key_created) = match existing {
@@ -295,6 +317,39 @@ mod tests {
             ));
         }
         assert!(!home.dir.exists());
+    }
+
+    #[test]
+    fn a_failure_half_way_leaves_no_half_made_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("new/home"));
+        // The key's directory cannot be made (a file sits at its parent), after
+        // `config/` was created: everything this call made must go again.
+        let blocker = dir.path().join("blocker");
+        std::fs::write(&blocker, b"x").unwrap();
+        let mut c = config("a", "tcp://127.0.0.1:1");
+        c.node_key_file = blocker.join("keys/node_key.json").display().to_string();
+        let err = home.init(&c, "chain", false).unwrap_err();
+        assert!(
+            matches!(err, SetupError::Io(ref m) if m.contains("blocker")),
+            "{err}"
+        );
+        assert!(!dir.path().join("new").exists());
+        // The same when the last write fails (a directory sits at cometnet.toml).
+        std::fs::create_dir_all(home.settings_file()).unwrap();
+        let err = home
+            .init(&config("a", "tcp://127.0.0.1:1"), "chain", false)
+            .unwrap_err();
+        assert!(
+            matches!(err, SetupError::Io(ref m) if m.contains("cometnet.toml")),
+            "{err}"
+        );
+        let mut left: Vec<_> = std::fs::read_dir(home.dir.join("config"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["cometnet.toml"]);
     }
 
     #[test]
