@@ -186,7 +186,10 @@ fn sybils_from_one_group_stay_in_few_buckets_of_the_victims_book() {
     let tmp = tempfile::tempdir().unwrap();
     sim::render::render_run(&r, tmp.path()).unwrap();
     let html = std::fs::read_to_string(tmp.path().join("index.html")).unwrap();
-    assert!(html.contains("<img src=\"diversity.png\""), "no diversity figure");
+    assert!(
+        html.contains("<img src=\"diversity.png\""),
+        "no diversity figure"
+    );
     assert!(tmp.path().join("diversity.png").is_file());
     let row = format!("<tr><td>sybil</td><td>{}</td>", a.nodes["sybil"].len());
     assert!(html.contains(&row), "no sybil row {row}");

@@ -50,10 +50,10 @@ const CASES: &[Case] = &[
         needles: &["missing.toml", "No such file"],
     },
     Case {
-        name: "run: adversary the engine lacks",
+        name: "run: adversary on turmoil",
         files: &[("s.toml", "duration = \"5s\"\nlatency = \"none\"\n[[group]]\nname = \"a\"\ncount = 2\nadversary = \"silent\"\n")],
-        args: &["run", "@/s.toml"],
-        needles: &["s.toml", "group \"a\"", "adversary", "not implemented"],
+        args: &["run", "@/s.toml", "--engine", "turmoil"],
+        needles: &["s.toml", "group \"a\"", "turmoil engine runs no adversaries"],
     },
     Case {
         name: "run: events on turmoil",
