@@ -373,12 +373,16 @@ fn hash_event(s: &mut State, now: Instant, kind: u8, a: u32, b: u32) {
     s.hasher.update(b.to_le_bytes());
 }
 
-fn reason_label(r: &StopReason) -> String {
-    let s = r.to_string();
-    // Keep labels coarse: the text before any detail, numbers as `#` (a
-    // reason like "PEX request 1.2s after ..." must not make one key per value).
-    let head = s.split(':').next().unwrap_or(&s).trim();
-    let words: Vec<&str> = head
+/// A coarse label of a stop reason for counting: the text before any
+/// detail (a connection error keeps its first clause), numbers as `#` (a
+/// reason like "PEX request 1.2s after ..." must not make one key per value).
+pub(crate) fn reason_label(r: &StopReason) -> String {
+    let first = |t: String| t.split(": ").next().unwrap_or_default().to_owned();
+    let text = match r {
+        StopReason::Connection(e) => format!("connection: {}", first(e.to_string())),
+        other => first(other.to_string()),
+    };
+    let words: Vec<&str> = text
         .split_whitespace()
         .map(|w| match w.chars().any(|c| c.is_ascii_digit()) {
             true if w.ends_with(')') => "#)",

@@ -70,25 +70,6 @@ pub(crate) fn kind_name(k: Adversary) -> String {
         .unwrap_or_default()
 }
 
-/// A stable label of a stop reason: its text up to the first `": "`
-/// detail, with every word that holds a number replaced by `#`.
-pub(crate) fn reason_label(r: &StopReason) -> String {
-    let first = |t: String| t.split(": ").next().unwrap_or_default().to_owned();
-    let text = match r {
-        StopReason::Connection(e) => format!("connection: {}", first(e.to_string())),
-        other => first(other.to_string()),
-    };
-    let words: Vec<&str> = text
-        .split_whitespace()
-        .map(|w| match w.chars().any(|c| c.is_ascii_digit()) {
-            true if w.ends_with(')') => "#)",
-            true => "#",
-            false => w,
-        })
-        .collect();
-    words.join(" ")
-}
-
 fn median(sorted: &[f64]) -> Option<f64> {
     (!sorted.is_empty()).then(|| sorted[sorted.len() / 2])
 }
@@ -357,7 +338,9 @@ impl Observer for Tee {
             if let Some(since) = s.open.remove(&(self.idx, other)) {
                 let k = s.per_kind.entry(kind_name(kind)).or_default();
                 k.lifetimes.push((now - since).as_secs_f64());
-                *k.reasons.entry(reason_label(reason)).or_default() += 1;
+                *k.reasons
+                    .entry(crate::collect::reason_label(reason))
+                    .or_default() += 1;
             }
             if let Some(f) = s.flood.get_mut(&(self.idx, other)) {
                 f.last = None;
