@@ -392,7 +392,7 @@ fn bench_sim(a: &SimBenchArgs) -> Result<(), CliError> {
                 "event",
                 &m,
                 format!(
-                    "simulated/wall {:.2}; peak RSS of the process {peak}; final mean peers {:.1}",
+                    "simulated/wall {:.2}; process peak RSS so far {peak}; final mean peers {:.1}",
                     m.report.header.duration_s / m.wall.max(1e-9),
                     final_mean_peers(&m.report)
                 ),
