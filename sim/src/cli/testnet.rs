@@ -381,7 +381,7 @@ async fn soak_loop(
     limit: Duration,
 ) -> Result<soak::SoakReport, String> {
     #[allow(clippy::disallowed_methods)] // allow-ambient: a soak run is timed on the wall clock
-    let start = tokio::time::Instant::now();
+    let start = tokio::time::Instant::now(); // allow-ambient: soak wall clock
     let mut picker = soak::Picker::new(a.churn_seed, a.seeds, a.nodes - a.seeds);
     let mut samples: std::collections::BTreeMap<u32, Vec<soak::Sample>> = Default::default();
     let mut restarts: Vec<soak::Restart> = Vec::new();

@@ -41,7 +41,8 @@ impl TurmoilRuntime {
 impl Runtime for TurmoilRuntime {
     #[allow(clippy::disallowed_methods)] // allow-ambient: the host's paused tokio clock is turmoil's virtual time
     fn now(&self) -> Instant {
-        Instant::from_epoch(tokio::time::Instant::now().saturating_duration_since(self.epoch))
+        let host = tokio::time::Instant::now(); // allow-ambient: turmoil virtual time
+        Instant::from_epoch(host.saturating_duration_since(self.epoch))
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
