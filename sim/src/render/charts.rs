@@ -44,55 +44,73 @@ pub(crate) fn peers<DB: DrawingBackend>(
     if r.samples.is_empty() {
         return no_data(area, title, "the report has no samples");
     }
+    let rows = r.samples.iter().map(|s| {
+        let (lo, hi) = (f64::from(s.peers_min), f64::from(s.peers_max));
+        (s.t, [lo, hi, s.peers_mean, s.outbound_mean, s.inbound_mean])
+    });
+    let spec = Band {
+        title,
+        y_label: "peers (connections per node)",
+        colors: [PALETTE[0], PALETTE[1], PALETTE[2]],
+        labels: ["mean", "mean outbound", "mean inbound"],
+    };
+    band_chart(area, r, &spec, rows.collect())
+}
+
+/// What a [`band_chart`] shows: its colours (band and main line, then the
+/// two dashed lines) and the labels of the main and dashed lines.
+struct Band<'a> {
+    title: &'a str,
+    y_label: &'a str,
+    colors: [RGBColor; 3],
+    labels: [&'a str; 3],
+}
+
+/// A chart over time of a min–max band, a main line and two dashed lines,
+/// under the run's fault shading; each row is `(t, [min, max, main,
+/// dashed 1, dashed 2])`.
+fn band_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &Report,
+    spec: &Band<'_>,
+    rows: Vec<(f64, [f64; 5])>,
+) -> DrawResult<DB> {
     let end = time_end(r);
     let f = faults(&r.timeline, end);
-    let top = r.samples.iter().map(|s| s.peers_max).max().unwrap_or(0);
-    let ymax = (f64::from(top) * 1.1).max(1.0) + 0.5;
-    let (band, mean, out, inb) = (PALETTE[0], PALETTE[0], PALETTE[1], PALETTE[2]);
+    let top = rows.iter().map(|(_, v)| v[1]).fold(0.0, f64::max);
+    let ymax = (top * 1.1).max(1.0) + 0.5;
+    let [band, d1, d2] = spec.colors;
     let mut keys = vec![
         (Key::Fill(band.mix(0.2)), "min–max over nodes".to_owned()),
-        (Key::Line(mean), "mean".to_owned()),
-        (Key::Dashed(out), "mean outbound".to_owned()),
-        (Key::Dashed(inb), "mean inbound".to_owned()),
+        (Key::Line(band), spec.labels[0].to_owned()),
+        (Key::Dashed(d1), spec.labels[1].to_owned()),
+        (Key::Dashed(d2), spec.labels[2].to_owned()),
     ];
     keys.extend(fault_keys(&f));
-    let body = header(area, title, &keys)?;
+    let body = header(area, spec.title, &keys)?;
     let mut chart = build(&body, end, ymax, true)?;
-    time_mesh(&mut chart, "peers (connections per node)", true)?;
+    time_mesh(&mut chart, spec.y_label, true)?;
     draw_faults(
         &mut chart,
         &f,
         (0.0, ymax),
         f.marks.len() <= NUMBERED_EVENTS,
     )?;
-    let mut pts: Vec<(f64, f64)> = r
-        .samples
-        .iter()
-        .map(|s| (s.t, f64::from(s.peers_max)))
-        .collect();
-    pts.extend(
-        r.samples
-            .iter()
-            .rev()
-            .map(|s| (s.t, f64::from(s.peers_min))),
-    );
+    let mut pts: Vec<(f64, f64)> = rows.iter().map(|(t, v)| (*t, v[1])).collect();
+    pts.extend(rows.iter().rev().map(|(t, v)| (*t, v[0])));
     chart.draw_series(std::iter::once(Polygon::new(pts, band.mix(0.2).filled())))?;
     let thin = |c: RGBColor| ShapeStyle::from(c).stroke_width(2);
-    chart.draw_series(DashedLineSeries::new(
-        r.samples.iter().map(|s| (s.t, s.outbound_mean)),
-        8,
-        5,
-        thin(out),
-    ))?;
-    chart.draw_series(DashedLineSeries::new(
-        r.samples.iter().map(|s| (s.t, s.inbound_mean)),
-        8,
-        5,
-        thin(inb),
-    ))?;
+    for (i, c) in [(3, d1), (4, d2)] {
+        chart.draw_series(DashedLineSeries::new(
+            rows.iter().map(|(t, v)| (*t, v[i])),
+            8,
+            5,
+            thin(c),
+        ))?;
+    }
     chart.draw_series(LineSeries::new(
-        r.samples.iter().map(|s| (s.t, s.peers_mean)),
-        ShapeStyle::from(mean).stroke_width(3),
+        rows.iter().map(|(t, v)| (*t, v[2])),
+        ShapeStyle::from(band).stroke_width(3),
     ))?;
     Ok(())
 }
@@ -269,53 +287,18 @@ pub(crate) fn addrbook<DB: DrawingBackend>(
             "no address books in the samples (PEX off, or an older report)",
         );
     }
-    let end = time_end(r);
-    let f = faults(&r.timeline, end);
-    let top = r.samples.iter().map(|s| s.addrbook.max).max().unwrap_or(0);
-    let ymax = (f64::from(top) * 1.1).max(1.0) + 0.5;
-    let (band, median, new, old) = (PALETTE[4], PALETTE[4], PALETTE[1], PALETTE[2]);
-    let mut keys = vec![
-        (Key::Fill(band.mix(0.2)), "min–max over nodes".to_owned()),
-        (Key::Line(median), "median".to_owned()),
-        (Key::Dashed(new), "mean in new buckets".to_owned()),
-        (Key::Dashed(old), "mean in old buckets".to_owned()),
-    ];
-    keys.extend(fault_keys(&f));
-    let body = header(area, title, &keys)?;
-    let mut chart = build(&body, end, ymax, true)?;
-    time_mesh(&mut chart, "addresses known per node", true)?;
-    draw_faults(
-        &mut chart,
-        &f,
-        (0.0, ymax),
-        f.marks.len() <= NUMBERED_EVENTS,
-    )?;
-    let with: Vec<&crate::report::Sample> =
-        r.samples.iter().filter(|s| s.addrbook.nodes > 0).collect();
-    let mut pts: Vec<(f64, f64)> = with
-        .iter()
-        .map(|s| (s.t, f64::from(s.addrbook.max)))
-        .collect();
-    pts.extend(with.iter().rev().map(|s| (s.t, f64::from(s.addrbook.min))));
-    chart.draw_series(std::iter::once(Polygon::new(pts, band.mix(0.2).filled())))?;
-    let thin = |c: RGBColor| ShapeStyle::from(c).stroke_width(2);
-    chart.draw_series(DashedLineSeries::new(
-        with.iter().map(|s| (s.t, s.addrbook.new_mean)),
-        8,
-        5,
-        thin(new),
-    ))?;
-    chart.draw_series(DashedLineSeries::new(
-        with.iter().map(|s| (s.t, s.addrbook.old_mean)),
-        8,
-        5,
-        thin(old),
-    ))?;
-    chart.draw_series(LineSeries::new(
-        with.iter().map(|s| (s.t, f64::from(s.addrbook.median))),
-        ShapeStyle::from(median).stroke_width(3),
-    ))?;
-    Ok(())
+    let rows = r.samples.iter().filter(|s| s.addrbook.nodes > 0).map(|s| {
+        let b = &s.addrbook;
+        let (lo, hi, mid) = (f64::from(b.min), f64::from(b.max), f64::from(b.median));
+        (s.t, [lo, hi, mid, b.new_mean, b.old_mean])
+    });
+    let spec = Band {
+        title,
+        y_label: "addresses known per node",
+        colors: [PALETTE[4], PALETTE[1], PALETTE[2]],
+        labels: ["median", "mean in new buckets", "mean in old buckets"],
+    };
+    band_chart(area, r, &spec, rows.collect())
 }
 
 /// Bytes/s per channel between consecutive samples, from the cumulative
